@@ -1,0 +1,134 @@
+"""File helpers: every output is written atomically (temp file + rename), so a killed run never leaves a
+half-written file that a later run would take for finished work."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import BuilderError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one.
+
+    A failed write (disk full, kill) removes the temp file and leaves ``path`` untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def dumps(obj: Any) -> str:
+    """Canonical JSON (sorted keys, UTF-8, no NaN): identical inputs give identical bytes."""
+    if isinstance(obj, BaseModel):
+        obj = obj.model_dump(mode="json")
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    if isinstance(obj, BaseModel):
+        obj = obj.model_dump(mode="json")
+    atomic_write_text(path, json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=1, allow_nan=False) + "\n")
+
+
+def write_jsonl(path: Path, rows: Iterable[Any]) -> int:
+    """Write one canonical JSON line per row, atomically; returns the row count."""
+    lines = [dumps(r) for r in rows]
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+    return len(lines)
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BuilderError(f"{path}: file not found") from None
+    except json.JSONDecodeError as e:
+        raise BuilderError(f"{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield the JSON objects of a JSONL file; a bad line is an error naming file and line."""
+    path = Path(path)
+    try:
+        fh = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise BuilderError(f"{path}: file not found") from None
+    with fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise BuilderError(f"{path}:{n}: invalid JSON ({e.msg})") from None
+            if not isinstance(obj, dict):
+                raise BuilderError(f"{path}:{n}: expected a JSON object, got {type(obj).__name__}")
+            yield obj
+
+
+def read_records(path: Path, model: type[M]) -> list[M]:
+    """Read a JSONL file of records, validating each against ``model``."""
+    out = []
+    for n, obj in enumerate(iter_jsonl(path), 1):
+        try:
+            out.append(model.model_validate(obj))
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise BuilderError(f"{path}: record {n}: {where}: {first['msg']}") from None
+    return out
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+class ImageStore:
+    """Content-addressed image files under ``RUN_DIR/images/ab/<sha256>.<ext>``: each image stored once."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+
+    def put(self, data: bytes, ext: str) -> str:
+        """Store ``data``; return its path relative to the run directory."""
+        ext = ext.lower().lstrip(".")
+        ext = "jpg" if ext == "jpeg" else ext
+        digest = hashlib.sha256(data).hexdigest()
+        rel = f"images/{digest[:2]}/{digest}.{ext}"
+        path = self.run_dir / rel
+        if not path.exists():
+            atomic_write_bytes(path, data)
+        return rel
+
+    def path(self, rel: str) -> Path:
+        return self.run_dir / rel

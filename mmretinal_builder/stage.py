@@ -1,0 +1,129 @@
+"""The stage abstraction: a small class with a name, typed parameters and ``run(items, ctx)``.
+
+A stage receives the list of :class:`~mmretinal_builder.schema.Figure` records produced by the stage
+before it (the first stage of a book receives an empty list and reads ``ctx.book_path``) and returns
+the records it keeps. Every record it does not return must be dropped through ``ctx.drop(item, reason)``
+so the funnel always adds up: ``in == kept + dropped`` (the runner checks).
+
+``scope = "book"`` stages run once per book, in parallel across books; ``scope = "run"`` stages
+(dedup across books, export) run once over all books' records, in sorted book order.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .io import ImageStore
+from .schema import Figure
+
+log = logging.getLogger("mmretinal")
+
+
+class Params(BaseModel):
+    """Base for stage parameters: unknown keys are recipe errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class Context:
+    """What a stage may use and how it reports: counters, drops with reasons, the image store."""
+
+    run_dir: Path
+    stage: str
+    book: str | None = None  # file name of the book (None for run-scope stages)
+    book_path: Path | None = None
+    book_meta: dict[str, Any] = field(default_factory=dict)  # licence, language... from the recipe
+    recipe_dir: Path | None = None
+    progress: Callable[[int, int], None] | None = None  # (done, total) callback for long loops
+    counters: Counter = field(default_factory=Counter)
+    dropped: Counter = field(default_factory=Counter)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def images(self) -> ImageStore:
+        return ImageStore(self.run_dir)
+
+    def count(self, key: str, n: int = 1) -> None:
+        """Count something the stage saw (pages, captions found, ...); shows up in the stats."""
+        self.counters[key] += n
+
+    def drop(self, item: Any, reason: str, detail: str | None = None) -> None:
+        """Drop ``item`` (a record or any JSON-able dict) with a short machine-readable ``reason``."""
+        self.dropped[reason] += 1
+        payload = item.model_dump(mode="json") if isinstance(item, BaseModel) else item
+        self.rejects.append({"reason": reason, "detail": detail, "stage": self.stage, "item": payload})
+
+    def report(self, item: Any, reason: str, detail: str | None = None) -> None:
+        """Record something left out that was never an item (e.g. a caption with no figure)."""
+        self.counters[f"unpaired:{reason}"] += 1
+        payload = item.model_dump(mode="json") if isinstance(item, BaseModel) else item
+        self.rejects.append({"reason": reason, "detail": detail, "stage": self.stage, "item": payload,
+                             "kind": "report"})
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        log.warning("%s%s: %s", f"{self.book}: " if self.book else "", self.stage, message)
+
+    def resolve(self, path: str | Path) -> Path:
+        """Resolve a path from the recipe: relative paths are relative to the recipe's folder."""
+        p = Path(path)
+        if p.is_absolute() or self.recipe_dir is None:
+            return p
+        return (self.recipe_dir / p).resolve()
+
+
+class Stage:
+    """Base class of all stages. Subclasses set ``name``, ``Params`` and implement :meth:`run`."""
+
+    name: ClassVar[str] = ""
+    scope: ClassVar[Literal["book", "run"]] = "book"
+    Params: ClassVar[type[Params]] = Params
+    #: bump when the stage's code changes its output, so old finished shards are recomputed
+    version: ClassVar[str] = "1"
+
+    def __init__(self, params: Params | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+    def run(self, items: list[Figure], ctx: Context) -> list[Figure]:  # pragma: no cover - interface
+        raise NotImplementedError(f"stage {self.name!r} does not implement run()")
+
+
+#: Stage name -> "module:Class". Imported lazily so a recipe only loads what it uses.
+STAGES: dict[str, str] = {
+    "extract": "mmretinal_builder.stages.extract:ExtractStage",
+    "panels": "mmretinal_builder.stages.panels:PanelStage",
+    "clean": "mmretinal_builder.stages.clean:CleanTextStage",
+    "classify": "mmretinal_builder.stages.classify:ClassifyStage",
+    "quality": "mmretinal_builder.stages.quality:QualityStage",
+    "dedup": "mmretinal_builder.stages.dedup:DedupStage",
+    "review": "mmretinal_builder.stages.review:ReviewStage",
+    "export": "mmretinal_builder.stages.export:ExportStage",
+}
+
+
+def stage_target(name: str) -> str:
+    """The "module:Class" registered under ``name``; a clear error for unknown names."""
+    try:
+        return STAGES[name]
+    except KeyError:
+        raise KeyError(f"unknown stage {name!r} (known: {', '.join(sorted(STAGES))})") from None
+
+
+def load_stage_class(target: str) -> type[Stage]:
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def stage_class(name: str) -> type[Stage]:
+    """The class registered under ``name``."""
+    return load_stage_class(stage_target(name))

@@ -1,0 +1,101 @@
+"""Runner: shards, resume, funnel accounting, bad books, parallel workers (with fake stages)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pymupdf as fitz
+import pytest
+
+from mmretinal_builder import stage as stage_mod
+from mmretinal_builder.errors import BuilderError
+from mmretinal_builder.recipe import recipe_from_dict
+from mmretinal_builder.runner import Runner, discover_pdfs
+
+
+@pytest.fixture(autouse=True)
+def fake_stages(monkeypatch):
+    monkeypatch.setitem(stage_mod.STAGES, "fake_pages", "tests.foundation.fake_stages:PagesStage")
+    monkeypatch.setitem(stage_mod.STAGES, "fake_drop_odd", "tests.foundation.fake_stages:DropOddStage")
+    monkeypatch.setitem(stage_mod.STAGES, "fake_count_all", "tests.foundation.fake_stages:CountAllStage")
+
+
+def make_pdf(path: Path, pages: int) -> Path:
+    doc = fitz.open()
+    for i in range(pages):
+        doc.new_page().insert_text((72, 72), f"page {i}")
+    doc.save(path)
+    return path
+
+
+def recipe(**params):
+    return recipe_from_dict({"stages": [{"fake_pages": params}, "fake_drop_odd", "fake_count_all"]})
+
+
+def snapshot(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*"))
+            if p.is_file() and "logs" not in p.parts}
+
+
+def test_build_funnel_and_resume(tmp_path):
+    books = tmp_path / "books"
+    books.mkdir()
+    make_pdf(books / "a.pdf", 3)
+    make_pdf(books / "b.pdf", 2)
+    run = tmp_path / "run"
+    res = Runner(recipe(), run, show_progress=False).build([books])
+    assert res.books == ["a.pdf", "b.pdf"] and not res.failed
+    stats = json.loads((run / "stats.json").read_text())
+    by_stage = {s["stage"]: s for s in stats["stages"]}
+    assert by_stage["fake_pages"]["kept"] == 10
+    assert by_stage["fake_drop_odd"] == {"stage": "fake_drop_odd", "in": 10, "kept": 4,
+                                         "dropped": {"odd-page": 6}, "counters": {}}
+    assert by_stage["fake_count_all"]["counters"] == {"books": 2}
+    assert len((run / "figures.jsonl").read_text().splitlines()) == 4
+    assert len((run / "rejects.jsonl").read_text().splitlines()) == 6
+    first = snapshot(run)
+    # A second run resumes every shard and writes the same bytes.
+    Runner(recipe(), run, show_progress=False).build([books])
+    assert snapshot(run) == first
+
+
+def test_changed_params_recompute(tmp_path):
+    make_pdf(tmp_path / "a.pdf", 2)
+    run = tmp_path / "run"
+    Runner(recipe(per_page=1), run, show_progress=False).build([tmp_path / "a.pdf"])
+    res = Runner(recipe(per_page=3), run, show_progress=False).build([tmp_path / "a.pdf"])
+    assert res.stats["stages"][0]["kept"] == 6
+
+
+def test_bad_book_is_reported_and_others_finish(tmp_path):
+    make_pdf(tmp_path / "good.pdf", 2)
+    (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.7\n garbage that is not a pdf")
+    run = tmp_path / "run"
+    res = Runner(recipe(), run, show_progress=False).build([tmp_path])
+    assert res.books == ["good.pdf"]
+    errors = [json.loads(line) for line in (run / "errors.jsonl").read_text().splitlines()]
+    assert [e["book"] for e in errors] == ["bad.pdf"]
+    assert "cannot open PDF" in errors[0]["error"]
+
+
+def test_parallel_equals_serial(tmp_path):
+    for i in range(3):
+        make_pdf(tmp_path / f"book{i}.pdf", 2 + i)
+    Runner(recipe(), tmp_path / "serial", show_progress=False).build([tmp_path])
+    Runner(recipe(), tmp_path / "parallel", workers=2, show_progress=False).build([tmp_path])
+    assert snapshot(tmp_path / "serial") == snapshot(tmp_path / "parallel")
+
+
+def test_duplicate_book_names_rejected(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    make_pdf(tmp_path / "x" / "same.pdf", 1)
+    make_pdf(tmp_path / "y" / "same.pdf", 1)
+    with pytest.raises(BuilderError, match="share the file name"):
+        discover_pdfs([tmp_path])
+
+
+def test_missing_input(tmp_path):
+    with pytest.raises(BuilderError, match="input not found"):
+        discover_pdfs([tmp_path / "nope.pdf"])
