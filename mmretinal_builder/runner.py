@@ -383,7 +383,7 @@ class Runner:
                         fp = _fingerprint(name, stage_class(name).version, params, book_fps, run_fp)
 
                         def gather(run_last: int | None = run_last, run_items: list[Figure] | None = run_items,
-                                   ) -> list[Figure]:
+                                   alive: list[Path] = alive) -> list[Figure]:
                             if run_items is not None:
                                 return run_items
                             if run_last is not None:
