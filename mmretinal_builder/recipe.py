@@ -126,6 +126,11 @@ def recipe_from_dict(data: Any, label: str = "recipe", source: Path | None = Non
     names = [s.name for s in stages]
     if len(set(names)) != len(names):
         raise RecipeError(f"{label}: a stage appears twice in 'stages': {names}")
+    scopes = [stage_class(n).scope for n in names]
+    if "run" in scopes and "book" in scopes[scopes.index("run"):]:
+        late = names[scopes.index("book", scopes.index("run"))]
+        raise RecipeError(f"{label}: stage '{late}' works per book but comes after a stage over the whole run "
+                          f"('{names[scopes.index('run')]}'); put per-book stages first")
     base = source.parent if source else Path.cwd()
     rest = {k: v for k, v in data.items() if k != "stages"}
     if "inputs" in rest:

@@ -85,6 +85,13 @@ def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(dumps(list(parts)).encode("utf-8")).hexdigest()
 
 
+def _stage_identity(target: str, params: dict[str, Any], recipe_dir: Path | None) -> list[str]:
+    """The parts of a shard fingerprint that come from the stage itself: code version, external inputs."""
+    cls = load_stage_class(target)
+    stage = cls(cls.Params.model_validate(params))
+    return [target, cls.version, stage.external_fingerprint(recipe_dir)]
+
+
 # ----------------------------------------------------------------------------- shard execution
 
 
@@ -195,8 +202,7 @@ def run_book(job: BookJob, progress: ProgressFn | None = None) -> BookResult:
     cached: list[Figure] | None = None
     result = BookResult(job.name, True, fp, last)
     for index, name, target, params in job.stages:
-        cls = load_stage_class(target)
-        fp_new = _fingerprint(job.book_sha256, name, cls.version, params, fp)
+        fp_new = _fingerprint(job.book_sha256, name, params, fp, _stage_identity(target, params, job.recipe_dir))
         prev_last, prev_cached = last, cached
 
         def items(prev_last: int | None = prev_last, prev_cached: list[Figure] | None = prev_cached) -> list[Figure]:
@@ -380,7 +386,8 @@ class Runner:
                 else:
                     for index, name, target, params in seg:
                         book_fps = [(p.name, state[p.name][0]) for p in alive]
-                        fp = _fingerprint(name, stage_class(name).version, params, book_fps, run_fp)
+                        fp = _fingerprint(name, params, book_fps, run_fp,
+                                          _stage_identity(target, params, self.recipe.base_dir))
 
                         def gather(run_last: int | None = run_last, run_items: list[Figure] | None = run_items,
                                    alive: list[Path] = alive) -> list[Figure]:
@@ -420,8 +427,7 @@ class Runner:
 
     def _final_items(self, alive: list[Path], state: dict[str, tuple[str, int | None]], names: list[str],
                      run_last: int | None, run_items: list[Figure] | None) -> list[Figure]:
-        last_stage_scope = stage_class(names[-1]).scope
-        if last_stage_scope == "run":
+        if stage_class(names[-1]).scope == "run":
             if run_items is not None:
                 return run_items
             assert run_last is not None

@@ -97,6 +97,11 @@ class Stage:
     def run(self, items: list[Figure], ctx: Context) -> list[Figure]:  # pragma: no cover - interface
         raise NotImplementedError(f"stage {self.name!r} does not implement run()")
 
+    def external_fingerprint(self, recipe_dir: Path | None) -> str:
+        """A hash of files the stage reads besides its items (e.g. review decisions); part of the shard's
+        fingerprint, so a change there reruns the shard. Most stages read nothing else."""
+        return ""
+
 
 #: Stage name -> "module:Class". Imported lazily so a recipe only loads what it uses.
 STAGES: dict[str, str] = {
