@@ -1,0 +1,1 @@
+"""KeepFIT: knowledge-enhanced fundus image-text pretraining (models, losses, training, evaluation)."""
