@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e ".[train,review,dev]"
+	$(BIN)/python -m pip install -q -e ".[train,review,ray,dev]"
 	touch $(STAMP)
 
 lint: setup

@@ -99,3 +99,11 @@ def test_duplicate_book_names_rejected(tmp_path):
 def test_missing_input(tmp_path):
     with pytest.raises(BuilderError, match="input not found"):
         discover_pdfs([tmp_path / "nope.pdf"])
+
+
+def test_ray_executor_equals_local(tmp_path):
+    for i in range(3):
+        make_pdf(tmp_path / f"book{i}.pdf", 2 + i)
+    Runner(recipe(), tmp_path / "local", show_progress=False).build([tmp_path])
+    Runner(recipe(), tmp_path / "ray", workers=2, executor="ray", show_progress=False).build([tmp_path])
+    assert snapshot(tmp_path / "local") == snapshot(tmp_path / "ray")

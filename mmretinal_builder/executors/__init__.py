@@ -1,0 +1,1 @@
+"""Executors beyond the local process pool (see :class:`mmretinal_builder.runner.Executor`)."""
