@@ -134,11 +134,11 @@ def run_shard(
 ) -> tuple[StageRun, list[Figure] | None]:
     """Run one shard unless it is already done; returns its stats and (when run) its output."""
     sdir = _shard_dir(run_dir, shard, index, stage_name)
-    done = _load_done(sdir, fingerprint)
-    if done is not None:
-        return StageRun(stage_name, fingerprint, done, resumed=True), None
     cls = load_stage_class(target)
     stage = cls(cls.Params.model_validate(params))
+    done = _load_done(sdir, fingerprint)
+    if done is not None and stage.outputs_present(run_dir):
+        return StageRun(stage_name, fingerprint, done, resumed=True), None
     ctx = Context(run_dir=run_dir, stage=stage_name, **ctx_kwargs)
     inputs = items()
     out = stage.run(list(inputs), ctx)

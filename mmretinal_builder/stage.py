@@ -102,6 +102,11 @@ class Stage:
         fingerprint, so a change there reruns the shard. Most stages read nothing else."""
         return ""
 
+    def outputs_present(self, run_dir: Path) -> bool:
+        """Whether files the stage writes outside its shard still exist (a finished shard whose outputs were
+        deleted is run again). Most stages write nothing else."""
+        return True
+
 
 #: Stage name -> "module:Class". Imported lazily so a recipe only loads what it uses.
 STAGES: dict[str, str] = {

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import BuilderError
 from ..recipe import load_recipe
 from ..runner import Runner, collect_shard_stats, funnel
 
-console = Console()
+console = Console(emoji=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -85,7 +86,7 @@ def print_funnel(data: dict, per_book: bool = False) -> None:
     for s in data.get("stages", []):
         dropped = ", ".join(f"{k}: {v}" for k, v in s["dropped"].items()) or "-"
         counters = ", ".join(f"{k}: {v}" for k, v in s.get("counters", {}).items() if not k.startswith("_")) or "-"
-        table.add_row(s["stage"], str(s["in"]), str(s["kept"]), dropped, counters)
+        table.add_row(s["stage"], str(s["in"]), str(s["kept"]), escape(dropped), escape(counters))
     console.print(table)
     books = data.get("books")
     if books:
@@ -95,6 +96,6 @@ def print_funnel(data: dict, per_book: bool = False) -> None:
         for col in ("book", "stage", "in", "kept", "dropped"):
             bt.add_column(col)
         for r in data.get("per_book", []):
-            bt.add_row(r["book"], r["stage"], str(r["in"]), str(r["kept"]),
-                       ", ".join(f"{k}: {v}" for k, v in r["dropped"].items()) or "-")
+            bt.add_row(escape(r["book"]), r["stage"], str(r["in"]), str(r["kept"]),
+                       escape(", ".join(f"{k}: {v}" for k, v in r["dropped"].items()) or "-"))
         console.print(bt)

@@ -1,0 +1,68 @@
+"""The ``export`` stage: the last stage of ``build`` writes the dataset (parquet + card, or FLAIR CSV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from ..errors import BuilderError
+from ..export.exporter import ExportOptions, NothingToExport, export_figures, funnel_from_shards, recipe_of
+from ..export.splits import DEFAULT_RATIOS, normalise_ratios
+from ..schema import Figure
+from ..stage import Context, Params, Stage
+
+
+class ExportParams(Params):
+    out: str = Field(default="dataset", description="dataset folder, relative to the run directory")
+    splits: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_RATIOS),
+                                     description="split name -> share of pairs; whole books per split")
+    seed: int = Field(default=0, description="fixes which books go to which split")
+    formats: list[Literal["hf", "flair-csv"]] = Field(default_factory=lambda: ["hf"], min_length=1)
+    shard_rows: int = Field(default=5000, ge=1, description="most rows per parquet file")
+    shard_mb: int = Field(default=500, ge=1, description="about the most image MB per parquet file")
+    name: str | None = Field(default=None, description="pretty name on the dataset card")
+
+    @field_validator("splits")
+    @classmethod
+    def _valid_splits(cls, v: dict[str, float]) -> dict[str, float]:
+        try:
+            normalise_ratios(v)
+        except BuilderError as e:  # pydantic reports ValueErrors with the recipe location
+            raise ValueError(str(e).removeprefix("export: ")) from None
+        return v
+
+
+class ExportStage(Stage):
+    """Writes ``RUN_DIR/<out>`` from all books' records; returns its input unchanged."""
+
+    name = "export"
+    scope = "run"
+    Params = ExportParams
+    version = "1"
+
+    def outputs_present(self, run_dir: Path) -> bool:
+        return (Path(run_dir) / self.params.out).is_dir()
+
+    def run(self, items: list[Figure], ctx: Context) -> list[Figure]:
+        p: ExportParams = self.params  # type: ignore[assignment]
+        # run.json has the recipe's name; the context has the licences and languages the runner passes on
+        recipe = {**recipe_of(ctx.run_dir),
+                  **{k: v for k, v in {"license": ctx.book_meta.get("license"),
+                                       "books": ctx.book_meta.get("books")}.items() if v}}
+        opts = ExportOptions(splits=dict(p.splits), seed=p.seed, formats=list(p.formats), shard_rows=p.shard_rows,
+                             shard_mb=p.shard_mb, name=p.name)
+        try:
+            result = export_figures(items, ctx.run_dir, ctx.run_dir / p.out, recipe=recipe,
+                                    funnel=funnel_from_shards(ctx.run_dir, before=self.name), options=opts,
+                                    progress=ctx.progress)
+        except NothingToExport as e:  # an empty run is a finding, not a crash of the whole build
+            ctx.warn(f"no dataset written: {e}")
+            return items
+        ctx.count("pairs", result.pairs)
+        for split, info in result.splits.items():
+            ctx.count(f"pairs:{split}", info["num_examples"])
+        for reason, n in result.skipped.items():
+            ctx.count(f"skipped:{reason}", n)
+        return items
