@@ -1,0 +1,267 @@
+"""Model interchange: export/load round trip, Hub push (monkeypatched), reference .pth import."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+from transformers import BertConfig, BertModel
+from typer.testing import CliRunner
+
+from keepfit import hub
+from keepfit.errors import CheckpointError
+from keepfit.model import TINY_BERT, KeepFIT, ModelConfig, tiny_vocab
+
+TEXTS = ["A fundus photograph of glaucoma", "drusen at the macula", "haemorrhages in the superior retina"]
+
+
+def _tiny_model(**changes) -> KeepFIT:
+    torch.manual_seed(0)
+    cfg = ModelConfig(vision="tiny-cnn", text_model="tiny-bert", embed_dim=16, image_size=32, **changes)
+    return KeepFIT.from_config(cfg).eval()
+
+
+def _embed(model: KeepFIT, pixels: torch.Tensor, texts=TEXTS) -> tuple[torch.Tensor, torch.Tensor]:
+    with torch.no_grad():
+        img = model.encode_image(pixels)
+        txt = torch.cat([model.encode_text(**model.tokenize([t])) for t in texts])
+    return img, txt
+
+
+# -------------------------------------------------------------------------------------------- export
+
+
+def test_save_and_load_pretrained_round_trip(tmp_path):
+    model = _tiny_model()
+    with torch.no_grad():
+        model.logit_scale.fill_(2.5)
+    out = hub.save_pretrained(model, tmp_path / "export", source={"step": 7})
+    names = {p.name for p in out.iterdir()}
+    assert {"config.json", "model.safetensors", "README.md", "text_encoder"} <= names
+    assert (out / "text_encoder" / "tokenizer.json").is_file()
+    config = json.loads((out / "config.json").read_text())
+    assert config["format"] == hub.FORMAT and config["source"]["step"] == 7
+    assert config["source"]["text_model"] == "tiny-bert"
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: keepfit") and "from_pretrained" in card
+
+    loaded = hub.from_pretrained(out)
+    pixels = torch.rand(2, 3, 32, 32)
+    a, b = _embed(model, pixels), _embed(loaded, pixels)
+    torch.testing.assert_close(a[0], b[0], rtol=0, atol=0)
+    torch.testing.assert_close(a[1], b[1], rtol=0, atol=0)
+    assert loaded.logit_scale.item() == pytest.approx(2.5)
+    assert loaded.tokenize(TEXTS)["input_ids"].tolist() == model.tokenize(TEXTS)["input_ids"].tolist()
+
+
+def test_load_model_dispatches_to_training_checkpoints(tmp_path):
+    from keepfit.checkpoint import rng_state, save_checkpoint
+
+    model = _tiny_model()
+    opt = torch.optim.AdamW(model.parameters())
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    ckpt = save_checkpoint(tmp_path / "run" / "checkpoints", 3, model=model, bank=None, optimizer=opt,
+                           scheduler=sched, rng_states=[rng_state()],
+                           meta={"model_config": model.config.to_dict(), "dataset_fingerprint": "abc"})
+    pixels = torch.rand(1, 3, 32, 32)
+    for path in (ckpt, tmp_path / "run"):
+        torch.testing.assert_close(_embed(hub.load_model(path), pixels)[0], _embed(model, pixels)[0])
+
+    from keepfit.cli import app
+
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "--out", str(tmp_path / "export")])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "export" / "config.json").read_text())
+    assert config["source"]["step"] == 3 and config["source"]["dataset_fingerprint"] == "abc"
+    torch.testing.assert_close(_embed(hub.from_pretrained(tmp_path / "export"), pixels)[1], _embed(model, pixels)[1])
+
+
+def test_push_to_hub_uses_huggingface_hub(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    calls = []
+
+    class FakeApi:
+        def __init__(self, token=None):
+            calls.append(("init", token))
+
+        def create_repo(self, repo_id, repo_type, private, exist_ok):
+            calls.append(("create", repo_id, repo_type, private, exist_ok))
+
+        def upload_folder(self, folder_path, repo_id, repo_type, commit_message):
+            calls.append(("upload", sorted(p.name for p in __import__("pathlib").Path(folder_path).iterdir()), repo_id))
+
+            class Info:
+                commit_url = f"https://huggingface.co/{repo_id}/commit/123"
+
+            return Info()
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    out = hub.save_pretrained(_tiny_model(), tmp_path / "export")
+    url = hub.push_to_hub(out, "me/keepfit-tiny", token="t0k")
+    assert url.endswith("me/keepfit-tiny/commit/123")
+    assert calls[0] == ("init", "t0k")
+    assert calls[1] == ("create", "me/keepfit-tiny", "model", False, True)
+    assert calls[2][0] == "upload" and "model.safetensors" in calls[2][1] and calls[2][2] == "me/keepfit-tiny"
+
+    from keepfit.cli import app
+
+    result = CliRunner().invoke(app, ["export", str(out), "--out", str(tmp_path / "again"),
+                                      "--push-to-hub", "me/other"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["pushed"].endswith("me/other/commit/123")
+
+
+# ------------------------------------------------------------------------------- reference layout
+
+
+class _Projection(nn.Module):
+    """FLAIR's ProjectionLayer: L2-normalise, bias-free linear, L2-normalise."""
+
+    def __init__(self, layer: nn.Linear) -> None:
+        super().__init__()
+        self.projection = layer
+
+    def forward(self, x):
+        x = x / x.norm(dim=-1, keepdim=True)
+        x = self.projection(x)
+        return x / x.norm(dim=-1, keepdim=True)
+
+
+class _RefVision(nn.Module):
+    def __init__(self, proj_dim: int) -> None:
+        super().__init__()
+        self.model = torchvision.models.resnet18(weights=None)
+        self.model.fc = nn.Identity()
+        self.projection_head_vision = _Projection(nn.Linear(512, proj_dim, bias=False))
+
+    def forward(self, pixels):  # the reference feeds raw [0, 1] pixels
+        return self.projection_head_vision(self.model(pixels))
+
+
+class _RefText(nn.Module):
+    def __init__(self, proj_dim: int) -> None:
+        super().__init__()
+        cfg = BertConfig(**{**TINY_BERT, "vocab_size": len(tiny_vocab())})
+        self.model = BertModel(cfg)  # AutoModel keeps the pooler: its keys are in the reference files
+        self.projection_head_text = _Projection(nn.Linear(cfg.hidden_size, proj_dim, bias=False))
+
+    def forward(self, input_ids, attention_mask):
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        hs = torch.stack([out["hidden_states"][1], out["hidden_states"][2], out["hidden_states"][-1]])
+        return self.projection_head_text(hs.permute(1, 0, 2, 3).mean(2).mean(1))
+
+
+class _RefAttention(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.W_q, self.W_k, self.W_v, self.W_o = (nn.Linear(dim, dim, bias=False) for _ in range(4))
+
+
+class ReferenceKeepFIT(nn.Module):
+    """The module tree of the reference ``KeepFITModel`` (FLAIR's, plus ``attention``) at tiny sizes."""
+
+    def __init__(self, proj_dim: int = 16, attention: bool = True) -> None:
+        super().__init__()
+        self.vision_model = _RefVision(proj_dim)
+        self.text_model = _RefText(proj_dim)
+        self.logit_scale = nn.Parameter(torch.log(torch.tensor(1 / 0.07)))
+        if attention:
+            self.attention = _RefAttention(proj_dim)
+
+
+def _reference(seed: int = 1, attention: bool = True) -> ReferenceKeepFIT:
+    torch.manual_seed(seed)
+    ref = ReferenceKeepFIT(attention=attention)
+    for m in ref.modules():  # non-trivial batch-norm statistics, so eval-mode BN is really exercised
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    with torch.no_grad():
+        ref.logit_scale.fill_(3.3)
+    return ref.eval()
+
+
+def test_reference_import_reproduces_reference_outputs(tmp_path):
+    ref = _reference()
+    path = tmp_path / "keepfit_resnet_epoch15.pth"
+    torch.save(ref.state_dict(), path)
+    model = hub.import_reference(path, text_model="tiny-bert", image_size=64)
+    assert model.config.vision == "resnet18" and model.config.pooling == "mean-1-2-last"
+    assert model.config.embed_dim == 16 and model.config.revision_heads == 2
+    assert hub.pixel_norm_of(model) == "none"
+
+    pixels = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        ref_img = ref.vision_model(pixels)
+        ref_txt = torch.cat([ref.text_model(**model.tokenize([t])) for t in TEXTS])
+    img, txt = _embed(model, pixels)
+    torch.testing.assert_close(img, ref_img, rtol=0, atol=1e-6)
+    torch.testing.assert_close(txt, ref_txt, rtol=0, atol=1e-6)
+    assert model.logit_scale.item() == pytest.approx(3.3)
+    torch.testing.assert_close(model.revision.q.weight, ref.attention.W_q.weight)
+    assert not model.revision.q.bias.any()
+
+    # the imported model survives export and reload, raw-pixel input included
+    again = hub.from_pretrained(hub.save_pretrained(model, tmp_path / "export"))
+    assert hub.pixel_norm_of(again) == "none"
+    torch.testing.assert_close(_embed(again, pixels)[0], ref_img, rtol=0, atol=1e-6)
+
+
+def test_flair_checkpoint_without_attention_and_ddp_prefix(tmp_path):
+    ref = _reference(seed=2, attention=False)
+    path = tmp_path / "flair_resnet.pth"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in ref.state_dict().items()}}, path)
+    model = hub.load_model(path, text_model="tiny-bert", image_size=64)
+    assert model.revision is None
+    pixels = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model.encode_image(pixels), ref.vision_model(pixels), rtol=0, atol=1e-6)
+
+
+def test_corrupt_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "broken.pth"
+    bad.write_bytes(b"this is not a zip or a pickle")
+    with pytest.raises(CheckpointError, match="broken.pth: corrupt or not a PyTorch state dict"):
+        hub.import_reference(bad, text_model="tiny-bert")
+    truncated = tmp_path / "truncated.pth"
+    torch.save(_reference().state_dict(), truncated)
+    truncated.write_bytes(truncated.read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="truncated.pth"):
+        hub.load_model(truncated, text_model="tiny-bert")
+
+
+def test_unknown_layout_is_a_clear_error(tmp_path):
+    other = tmp_path / "classifier.pth"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), other)
+    with pytest.raises(CheckpointError, match="unknown layout"):
+        hub.import_reference(other, text_model="tiny-bert")
+    extra = tmp_path / "extra.pth"
+    state = _reference().state_dict()
+    state["fusion_head.weight"] = torch.zeros(2, 2)
+    torch.save(state, extra)
+    with pytest.raises(CheckpointError, match="fusion_head.weight"):
+        hub.import_reference(extra, text_model="tiny-bert")
+    objects = tmp_path / "objects.pth"
+    torch.save({"epoch": 3}, objects)
+    with pytest.raises(CheckpointError, match="dict of tensors"):
+        hub.import_reference(objects)
+
+
+def test_mismatched_text_tower_is_a_clear_error(tmp_path):
+    path = tmp_path / "ref.pth"
+    torch.save(_reference().state_dict(), path)
+    with pytest.raises(CheckpointError, match="do not fit"):
+        hub.import_reference(path, text_model="tiny-bert", text_config={"num_hidden_layers": 1})
+
+
+def test_not_an_export_dir(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="not a keepfit-pretrained"):
+        hub.from_pretrained(tmp_path)
+    with pytest.raises(CheckpointError, match="no such"):
+        hub.load_model(tmp_path / "missing")
