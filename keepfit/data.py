@@ -1,0 +1,418 @@
+"""Training data: MM-Retinal-style image-text pairs (the exported HF dataset) and public categorical
+fundus datasets (FLAIR-style CSV or an ImageFolder) whose labels become text through :mod:`keepfit.prompts`.
+
+The exported dataset is read with pyarrow (``DATASET_DIR/data/{split}-*.parquet``, columns of
+:data:`mmretinal_builder.schema.COLUMNS`), so training works where ``datasets`` is not installed; a
+``datasets`` object or a ``save_to_disk`` folder is accepted too. Images are decoded at reduced size when
+possible (PIL ``draft`` for JPEG: ~10x cheaper than a full decode of a 2048 px fundus photo), resized so the
+long side is ``image_size`` and zero-padded right/bottom to a square (aspect kept). Batches hold uint8 HWC
+pixels: 4x less to pin and copy than float, and the HWC layout *is* channels_last once permuted on the
+device.
+
+Sampling is a pure function of (seed, epoch, batch number), so a resumed run sees the same batches: the
+batch sampler is infinite and starts at any batch number, and per-sample randomness (which category,
+which description) is seeded by (seed, epoch, index), independent of worker processes.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import hashlib
+import io
+import random
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from mmretinal_builder.schema import MODALITIES
+
+from .errors import KeepfitError
+from .prompts import canonical_category, category_vocabulary, describe
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+# ------------------------------------------------------------------------------------------- decoding
+
+
+def load_image(source: bytes | str | Path, size: int, name: str = "") -> np.ndarray:
+    """Decode to RGB, long side ``size`` (aspect kept), zero-padded right/bottom to a square (as the reference
+    and :mod:`keepfit.evaluate.features` do): (size, size, 3) uint8."""
+    try:
+        img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        if img.format == "JPEG":
+            img.draft("RGB", (size, size))  # DCT-domain downscale: decodes at 1/2, 1/4 or 1/8 resolution
+        img = img.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise KeepfitError(f"{name or source}: cannot decode image ({e})") from e
+    w, h = img.size
+    scale = size / max(w, h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    if (nw, nh) != (w, h):
+        img = img.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    out = np.zeros((size, size, 3), dtype=np.uint8)
+    out[:nh, :nw] = np.asarray(img)
+    return out
+
+
+def caption_key(text: str) -> str:
+    """Captions equal up to case and whitespace are the same caption."""
+    return re.sub(r"\s+", " ", text.strip().lower())
+
+
+def caption_class_id(text: str, offset: int) -> int:
+    """A global class id for a caption: 60-bit hash + offset (no communication needed across ranks)."""
+    return offset + int(hashlib.sha256(caption_key(text).encode("utf-8")).hexdigest()[:15], 16)
+
+
+def _fingerprint(parts: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _key_index(key: int | tuple[int, int]) -> tuple[int, int]:
+    return (key[0], key[1]) if isinstance(key, tuple) else (int(key), 0)
+
+
+# -------------------------------------------------------------------------------------- MM-Retinal pairs
+
+
+def _read_split_table(path: Path, split: str) -> Any:
+    """The split as a pyarrow Table, from parquet shards or a ``datasets`` save_to_disk folder."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shards = sorted((path / "data").glob(f"{split}-*.parquet")) or sorted((path / split).glob("*.parquet"))
+    if shards:
+        try:
+            return pa.concat_tables([pq.read_table(s) for s in shards], promote_options="default")
+        except (pa.ArrowInvalid, OSError) as e:
+            raise KeepfitError(f"{path}: cannot read the {split!r} parquet shards ({e})") from e
+    if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+        try:
+            import datasets
+        except ModuleNotFoundError as e:
+            raise KeepfitError(f"{path}: a save_to_disk dataset needs the 'datasets' package") from e
+        ds = datasets.load_from_disk(str(path))
+        if isinstance(ds, datasets.DatasetDict):
+            if split not in ds:
+                raise KeepfitError(f"{path}: no split {split!r} (have {sorted(ds)})")
+            ds = ds[split]
+        return _hf_to_table(ds)
+    if not path.exists():
+        raise KeepfitError(f"{path}: dataset directory not found")
+    raise KeepfitError(
+        f"{path}: no {split!r} split (looked for data/{split}-*.parquet, {split}/*.parquet "
+        "and a datasets save_to_disk folder)"
+    )
+
+
+def has_split(path: str | Path, split: str) -> bool:
+    """Whether the exported dataset at ``path`` has parquet shards (or a saved split) named ``split``."""
+    path = Path(path)
+    if any((path / "data").glob(f"{split}-*.parquet")) or any((path / split).glob("*.parquet")):
+        return True
+    meta = path / "dataset_dict.json"
+    return meta.is_file() and split in meta.read_text(encoding="utf-8")
+
+
+def _hf_to_table(ds: Any) -> Any:
+    """A ``datasets.Dataset`` as a pyarrow Table with undecoded images ({bytes, path})."""
+    import datasets
+
+    if "image" in ds.features and isinstance(ds.features["image"], datasets.Image):
+        ds = ds.cast_column("image", datasets.Image(decode=False))
+    return ds.with_format("arrow")[:]
+
+
+class MMPairs(Dataset):
+    """Image-caption pairs of the exported dataset; item = {pixels, text, class_id, index}."""
+
+    def __init__(
+        self,
+        table: Any,
+        image_size: int,
+        *,
+        base_dir: Path | None = None,
+        caption_field: str = "caption",
+        class_offset: int = 0,
+        modalities: Sequence[str] | None = None,
+        name: str = "mm",
+    ) -> None:
+        missing = [c for c in ("image", caption_field) if c not in table.column_names]
+        if missing:
+            raise KeepfitError(f"{name}: missing column(s) {missing} (have {table.column_names})")
+        captions = [c or "" for c in table.column(caption_field).to_pylist()]
+        keep = [i for i, c in enumerate(captions) if c.strip()]
+        if modalities is not None and "modality" in table.column_names:
+            wanted = set(modalities)
+            unknown = wanted - set(MODALITIES)
+            if unknown:
+                raise KeepfitError(
+                    f"data.modalities: unknown {sorted(unknown)} (choose from {list(MODALITIES)})"
+                )
+            mods = [MODALITIES[m] if isinstance(m, int) else m for m in table.column("modality").to_pylist()]
+            keep = [i for i in keep if mods[i] in wanted]
+        self.dropped_empty = len(captions) - len(keep)
+        self.images = table.column("image").take(keep).combine_chunks()
+        self.captions = [captions[i] for i in keep]
+        ids = table.column("pair_id").to_pylist() if "pair_id" in table.column_names else None
+        self.pair_ids = [ids[i] for i in keep] if ids else [str(i) for i in keep]
+        self.class_ids = np.array([caption_class_id(c, class_offset) for c in self.captions], dtype=np.int64)
+        self.image_size, self.base_dir, self.name = image_size, base_dir, name
+
+    @classmethod
+    def load(cls, path: str | Path, split: str, image_size: int, **kwargs: Any) -> MMPairs:
+        path = Path(path)
+        return cls(
+            _read_split_table(path, split), image_size, base_dir=path, name=f"{path}[{split}]", **kwargs
+        )
+
+    @classmethod
+    def from_hf(cls, ds: Any, image_size: int, **kwargs: Any) -> MMPairs:
+        """From a ``datasets.Dataset`` (``load_dataset``/``load_from_disk`` output)."""
+        return cls(_hf_to_table(ds), image_size, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    def image_source(self, i: int) -> bytes | Path:
+        cell = self.images[i].as_py()
+        if cell is None:
+            raise KeepfitError(f"{self.name}: pair {self.pair_ids[i]} has no image")
+        if isinstance(cell, dict):
+            if cell.get("bytes"):
+                return cell["bytes"]
+            if cell.get("path"):
+                p = Path(cell["path"])
+                return p if p.is_absolute() or self.base_dir is None else self.base_dir / p
+        if isinstance(cell, bytes):
+            return cell
+        raise KeepfitError(f"{self.name}: pair {self.pair_ids[i]}: image cell has neither bytes nor path")
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        i, _ = _key_index(key)
+        pixels = load_image(self.image_source(i), self.image_size, f"{self.name} pair {self.pair_ids[i]}")
+        return {"pixels": pixels, "text": self.captions[i], "class_id": int(self.class_ids[i]), "index": i}
+
+    def fingerprint(self) -> str:
+        return _fingerprint([f"{p}\t{c}" for p, c in zip(self.pair_ids, self.captions, strict=True)])
+
+
+# ------------------------------------------------------------------------------------ public categorical
+
+
+def _parse_list(cell: str, where: str) -> list[str]:
+    cell = (cell or "").strip()
+    if not cell:
+        return []
+    if cell.startswith("["):
+        try:
+            value = ast.literal_eval(cell)
+        except (ValueError, SyntaxError) as e:
+            raise KeepfitError(f"{where}: not a python list literal: {cell!r}") from e
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise KeepfitError(f"{where}: expected a list of strings, got {cell!r}")
+        return value
+    return [cell]
+
+
+def read_flair_csv(path: Path, root: Path | None = None) -> list[tuple[Path, list[str]]]:
+    """Rows of a FLAIR-style CSV (``image,atributes,categories``; lists as python literals)."""
+    if not path.is_file():
+        raise KeepfitError(f"{path}: public dataset CSV not found")
+    root = root or path.parent
+    items: list[tuple[Path, list[str]]] = []
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields = set(reader.fieldnames or [])
+        if not {"image", "categories"} <= fields:
+            raise KeepfitError(f"{path}: needs columns image and categories (have {sorted(fields)})")
+        for n, row in enumerate(reader, start=2):
+            cats = _parse_list(row["categories"], f"{path}:{n}")
+            if not cats:
+                raise KeepfitError(f"{path}:{n}: row without categories")
+            items.append((root / row["image"], cats))
+    if not items:
+        raise KeepfitError(f"{path}: no rows")
+    return items
+
+
+def read_image_folder(root: Path) -> list[tuple[Path, list[str]]]:
+    """``root/<category>/<image>`` files, sorted."""
+    if not root.is_dir():
+        raise KeepfitError(f"{root}: image folder not found")
+    items = [
+        (p, [d.name])
+        for d in sorted(root.iterdir())
+        if d.is_dir()
+        for p in sorted(d.iterdir())
+        if p.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    if not items:
+        raise KeepfitError(f"{root}: no images in class sub-folders")
+    return items
+
+
+class PublicImages(Dataset):
+    """Categorical fundus images; the text of an item is a prompt for one of its categories."""
+
+    def __init__(
+        self,
+        items: list[tuple[Path, list[str]]],
+        image_size: int,
+        seed: int,
+        vocabulary: list[str] | None = None,
+    ) -> None:
+        self.paths = [p for p, _ in items]
+        self.categories = [[canonical_category(c) for c in cats] for _, cats in items]
+        self.vocabulary = vocabulary or category_vocabulary(c for cats in self.categories for c in cats)
+        self.class_of = {c: i for i, c in enumerate(self.vocabulary)}
+        unknown = {c for cats in self.categories for c in cats} - set(self.class_of)
+        if unknown:
+            raise KeepfitError(f"public data: categories {sorted(unknown)} are not in the vocabulary")
+        self.image_size, self.seed = image_size, seed
+
+    @classmethod
+    def from_sources(cls, sources: Sequence[Any], image_size: int, seed: int) -> PublicImages:
+        items: list[tuple[Path, list[str]]] = []
+        for src in sources:
+            if src.kind == "csv":
+                items += read_flair_csv(Path(src.path), Path(src.root) if src.root else None)
+            else:
+                items += read_image_folder(Path(src.path))
+        return cls(items, image_size, seed)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        i, epoch = _key_index(key)
+        rng = random.Random(f"{self.seed}/{epoch}/{i}")  # str seeds hash deterministically (sha512)
+        category = rng.choice(self.categories[i])
+        return {
+            "pixels": load_image(self.paths[i], self.image_size),
+            "text": describe(category, rng),
+            "class_id": self.class_of[category],
+            "index": i,
+        }
+
+    def fingerprint(self) -> str:
+        return _fingerprint(
+            [f"{p.name}\t{'|'.join(c)}" for p, c in zip(self.paths, self.categories, strict=True)]
+        )
+
+
+# -------------------------------------------------------------------------------------------- loading
+
+
+class InfiniteBatchSampler(Sampler[list[tuple[int, int]]]):
+    """Endless batches of (index, epoch) keys for one rank, from batch number ``start`` on.
+
+    Epoch e is a permutation seeded by (seed, e), dealt round-robin to ranks, trimmed so every rank has
+    the same number of full batches (drop_last). Batch b of this rank is a pure function of (seed, b).
+    """
+
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+        start: int = 0,
+        shuffle: bool = True,
+    ) -> None:
+        self.batches_per_epoch = (n // world) // batch_size if batch_size else 0
+        if self.batches_per_epoch < 1:
+            raise KeepfitError(
+                f"{n} samples cannot fill one batch of {batch_size} on each of {world} rank(s)"
+            )
+        self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
+        self.start, self.shuffle = start, shuffle
+        self._cache: tuple[int, list[int]] | None = None
+
+    def _rank_order(self, epoch: int) -> list[int]:
+        if self._cache is None or self._cache[0] != epoch:
+            if self.shuffle:
+                g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+                perm = torch.randperm(self.n, generator=g).tolist()
+            else:
+                perm = list(range(self.n))
+            self._cache = (epoch, perm[self.rank :: self.world][: self.batches_per_epoch * self.batch_size])
+        return self._cache[1]
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        b = self.start
+        while True:
+            epoch, pos = divmod(b, self.batches_per_epoch)
+            order = self._rank_order(epoch)
+            yield [(i, epoch) for i in order[pos * self.batch_size : (pos + 1) * self.batch_size]]
+            b += 1
+
+
+def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack items: pixels (B, H, W, 3) uint8, text list, class_id (B,), index (B,)."""
+    return {
+        "pixels": torch.from_numpy(np.stack([it["pixels"] for it in items])),
+        "text": [it["text"] for it in items],
+        "class_id": torch.tensor([it["class_id"] for it in items], dtype=torch.int64),
+        "index": torch.tensor([it["index"] for it in items], dtype=torch.int64),
+    }
+
+
+def stream(
+    dataset: Dataset,
+    batch_size: int,
+    seed: int,
+    *,
+    rank: int = 0,
+    world: int = 1,
+    start: int = 0,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+    prefetch_factor: int = 4,
+) -> Iterator[dict[str, Any]]:
+    """An endless iterator of batches starting at batch number ``start`` (workers stay alive throughout)."""
+    n = len(dataset)  # type: ignore[arg-type]
+    sampler = InfiniteBatchSampler(n, batch_size, seed, rank, world, start)
+    # Own generator: worker seeding must not consume the global torch RNG (resumed runs restore it).
+    loader = DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=collate,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        persistent_workers=num_workers > 0,
+        prefetch_factor=prefetch_factor if num_workers > 0 else None,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return iter(loader)
+
+
+def ordered_batches(dataset: Dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
+    """All items once, in order (evaluation)."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        collate_fn=collate,
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(0),
+    )
+
+
+def to_device_pixels(pixels: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """uint8 (B, H, W, 3) -> float (B, 3, H, W) in [0, 1] on ``device`` (HWC storage = channels_last)."""
+    x = pixels.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
+    return x if channels_last else x.contiguous()

@@ -1,0 +1,160 @@
+"""Trainer end to end on CPU: CLI + demo config, outputs (metrics, TensorBoard, curve, final export),
+LR schedule, NaN guard, knowledge-bank modes, config errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_helpers import tiny_config, tiny_overrides  # noqa: E402
+
+import keepfit.train as train_mod  # noqa: E402
+from keepfit.checkpoint import load_model  # noqa: E402
+from keepfit.cli import app  # noqa: E402
+from keepfit.errors import KeepfitError  # noqa: E402
+from keepfit.synthetic import write_mm_dataset  # noqa: E402
+from keepfit.train import chance_recall, train, warmup_cosine  # noqa: E402
+
+DEMO = Path(__file__).resolve().parents[2] / "pipelines" / "keepfit_demo_cpu.yaml"
+
+
+@pytest.fixture(scope="module")
+def mm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_mm_dataset(tmp_path_factory.mktemp("mm"), n_train=16, n_test=8, seed=21, size=64)
+
+
+def _output(result) -> str:
+    return result.output + (getattr(result, "stderr", "") or "")
+
+
+def test_cli_runs_the_demo_config_and_writes_every_output(mm_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    overrides = tiny_overrides(
+        mm_dir,
+        out,
+        **{
+            "data.synthetic_public": 12,
+            "train.max_steps": 3,
+            "train.tensorboard": True,
+            "train.plot": True,
+            "train.device": "cpu",
+            "model.max_length": 32,
+        },
+    )
+    args = ["train", "--config", str(DEMO)] + [a for kv in overrides for a in ("--set", kv)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, _output(result)
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("retrieval_before", "retrieval_after"):
+        assert 0 <= summary[key]["i2t_R@5"] <= 1 and "i2t_chance_R@5" in summary[key]
+    rows = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert {"loss", "loss_public", "loss_mm", "loss_revision", "lr", "samples_per_s", "grad_norm"} <= rows[
+        0
+    ].keys()
+    assert all(math.isfinite(r["loss"]) for r in rows)
+    assert any((out / "tensorboard").iterdir())
+    assert (out / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "synthetic-public" / "README.txt").read_text().startswith("SYNTHETIC")
+    meta = json.loads((out / "checkpoints" / "step-0000003" / "meta.json").read_text())
+    assert meta["step"] == 3 and meta["dataset_fingerprint"].startswith("public:")
+    assert meta["config"]["train"]["max_steps"] == 3 and len(meta["vocabulary"]) == 8
+    model = load_model(out / "final")
+    with torch.no_grad():
+        emb = model.encode_text(**model.tokenize(["drusen"]))
+    assert emb.shape == (1, 32)
+    # the final export holds the weights of the last checkpoint
+    torch.testing.assert_close(load_model(out).state_dict(), model.state_dict())
+
+
+def test_cli_rejects_unknown_keys_and_bad_values(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["train", "--config", str(DEMO), "--set", "train.lrr=1"])
+    assert result.exit_code == 2 and "unknown config key 'train.lrr'" in _output(result)
+    result = CliRunner().invoke(app, ["train", "--config", str(DEMO), "--set", "train.epochs=many"])
+    assert result.exit_code == 2 and "train.epochs: expected a number" in _output(result)
+    result = CliRunner().invoke(app, ["train", "--config", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2 and "config file not found" in _output(result)
+
+
+def test_warmup_then_cosine_over_the_real_horizon() -> None:
+    f = warmup_cosine(total_steps=100, warmup_steps=10, min_ratio=0.1)
+    assert f(0) == pytest.approx(1 / 11) and f(9) == pytest.approx(10 / 11)
+    assert f(10) == pytest.approx(1.0)
+    assert f(55) == pytest.approx(0.1 + 0.9 * 0.5)
+    assert f(100) == pytest.approx(0.1) and f(500) == pytest.approx(0.1)
+    assert all(f(s) >= f(s + 1) for s in range(10, 100))
+
+
+def test_chance_recall_counts_shared_captions() -> None:
+    assert chance_recall(["a", "b", "c", "d"], ks=(1, 2)) == {"i2t_chance_R@1": 0.25, "i2t_chance_R@2": 0.5}
+    # two of four share a caption: those two queries have two correct texts
+    assert chance_recall(["a", "a", "c", "d"], ks=(1,))["i2t_chance_R@1"] == pytest.approx(
+        (0.5 + 0.5 + 0.25 + 0.25) / 4
+    )
+
+
+def test_nan_guard_names_step_and_term(mm_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = train_mod.contrastive_loss
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        out = real(*args, **kwargs)
+        if calls["n"] == 3:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(train_mod, "contrastive_loss", poisoned)
+    cfg = tiny_config(
+        mm_dir, tmp_path, **{"train.max_steps": 5, "train.checkpoint_every": 1, "train.eval_retrieval": False}
+    )
+    with pytest.raises(
+        KeepfitError, match=r"non-finite loss, loss_mm.* at step 3 .*weights were not updated"
+    ):
+        train(cfg)
+    assert (tmp_path / "checkpoints" / "step-0000002").is_dir()
+    assert not (tmp_path / "checkpoints" / "step-0000003").exists()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"knowledge.bank": "refresh", "knowledge.refresh_every": 2, "train.loss_mode": "joint"},
+        {
+            "knowledge.bank": "batch",
+            "knowledge.mode": "retrieval",
+            "knowledge.topk": None,
+            "train.accum_steps": 2,
+        },
+        {"knowledge.mode": "off", "train.mm_batch_size": 2, "augment.mm": False},
+    ],
+)
+def test_knowledge_and_loss_variants_train(mm_dir: Path, tmp_path: Path, extra: dict) -> None:
+    cfg = tiny_config(
+        mm_dir,
+        tmp_path,
+        **{
+            "data.synthetic_public": 12,
+            "train.max_steps": 3,
+            "train.checkpoint_every": 10,
+            "train.eval_retrieval": False,
+            **extra,
+        },
+    )
+    summary = train(cfg)
+    assert summary["end_step"] == 3 and math.isfinite(summary["final"]["loss"])
+    assert ("loss_revision" in summary["final"]) == (extra.get("knowledge.mode") != "off")
+    assert ("loss_contrastive" in summary["final"]) == (extra.get("train.loss_mode") == "joint")
+
+
+def test_no_data_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = tiny_config(tmp_path, tmp_path / "run", **{"data.mm_dir": None})
+    with pytest.raises(KeepfitError, match="no training data"):
+        train(cfg)
