@@ -87,7 +87,7 @@ def _key_index(key: int | tuple[int, int]) -> tuple[int, int]:
 # -------------------------------------------------------------------------------------- MM-Retinal pairs
 
 
-def _read_split_table(path: Path, split: str) -> Any:
+def read_split_table(path: Path, split: str) -> Any:
     """The split as a pyarrow Table, from parquet shards or a ``datasets`` save_to_disk folder."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -175,7 +175,7 @@ class MMPairs(Dataset):
     def load(cls, path: str | Path, split: str, image_size: int, **kwargs: Any) -> MMPairs:
         path = Path(path)
         return cls(
-            _read_split_table(path, split), image_size, base_dir=path, name=f"{path}[{split}]", **kwargs
+            read_split_table(path, split), image_size, base_dir=path, name=f"{path}[{split}]", **kwargs
         )
 
     @classmethod

@@ -40,7 +40,6 @@ from .errors import CheckpointError
 FORMAT = "keepfit-pretrained"
 FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, TEXT_DIR, CARD_FILE = "config.json", "model.safetensors", "text_encoder", "README.md"
-PIXEL_NORMS = ("imagenet", "none")
 REFERENCE_SUFFIXES = (".pth", ".pt", ".bin")
 
 # reference prefix -> ours (longest first when matching)
@@ -62,23 +61,8 @@ _REFERENCE_IGNORED = re.compile(r"^text_model\.model\.(pooler\.|embeddings\.posi
 
 
 def pixel_norm_of(model: Any) -> str:
-    """'none' when the model feeds raw [0, 1] pixels to its tower (imported reference weights)."""
-    return "none" if bool((model.pixel_mean == 0).all() and (model.pixel_std == 1).all()) else "imagenet"
-
-
-def set_pixel_norm(model: Any, mode: str) -> None:
-    """Switch the in-model input normalisation (the buffers are not saved in state dicts, so this is
-    recorded in ``config.json`` instead)."""
-    if mode not in PIXEL_NORMS:
-        raise CheckpointError(f"pixel_norm must be one of {PIXEL_NORMS}, got {mode!r}")
-    if mode == "none":
-        model.pixel_mean.zero_()
-        model.pixel_std.fill_(1.0)
-    else:
-        from .model import IMAGENET_MEAN, IMAGENET_STD
-
-        model.pixel_mean.copy_(torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        model.pixel_std.copy_(torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+    """How ``model`` normalises pixels: "imagenet" or "none" (imported reference weights)."""
+    return model.config.pixel_norm
 
 
 # ------------------------------------------------------------------------------------------- export
@@ -213,12 +197,13 @@ def from_pretrained(path: str | Path, device: str | torch.device = "cpu", revisi
         raise CheckpointError(f"{p}: not an exported KeepFIT directory (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
     config = _read_config(p)
     try:
-        cfg = ModelConfig.from_dict({**config["model"], "text_model": str(p / config["model"]["text_model"])})
+        # exports written before ModelConfig had pixel_norm kept it beside the model config
+        cfg = ModelConfig.from_dict({"pixel_norm": config.get("pixel_norm", "imagenet"), **config["model"],
+                                     "text_model": str(p / config["model"]["text_model"])})
     except (KeyError, TypeError) as e:
         raise CheckpointError(f"{p / CONFIG_FILE}: bad model config ({e})") from e
     model = KeepFIT.from_config(cfg, load_pretrained=False)
     load_into(model, p / WEIGHTS_FILE)
-    set_pixel_norm(model, config.get("pixel_norm", "imagenet"))
     return model.to(device).eval()
 
 
@@ -353,7 +338,7 @@ def import_reference(
     cfg = ModelConfig(
         vision=_infer_vision(state, where), vision_weights=None, text_model=text_model, text_config=tc,
         pooling="mean-1-2-last", max_length=max_length, embed_dim=embed_dim, image_size=image_size,
-        revision_heads=revision_heads if has_revision else 0,
+        revision_heads=revision_heads if has_revision else 0, pixel_norm="none",
     )
     model = KeepFIT.from_config(cfg, load_pretrained=False)
     try:
@@ -361,7 +346,6 @@ def import_reference(
     except RuntimeError as e:
         raise CheckpointError(f"{where}: weights do not fit the inferred model ({str(e).splitlines()[0]}; "
                               f"text tower {text_model!r}: is it the one the checkpoint was trained with?)") from e
-    set_pixel_norm(model, "none")
     return model.eval()
 
 

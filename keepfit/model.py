@@ -84,12 +84,16 @@ class ModelConfig:
     #: multi-head attention of the image-similarity-guided text revision (0 heads = no revision module)
     revision_heads: int = 2
     revision_dropout: float = 0.0
+    #: pixel normalisation inside encode_image: "imagenet" (mean/std) or "none" (raw [0, 1], as the reference)
+    pixel_norm: str = "imagenet"
 
     def __post_init__(self) -> None:
         if self.vision not in VISION_TOWERS:
             raise KeepfitError(
                 f"model.vision: unknown tower {self.vision!r}; choose one of {sorted(VISION_TOWERS)}"
             )
+        if self.pixel_norm not in ("imagenet", "none"):
+            raise KeepfitError(f"model.pixel_norm: must be 'imagenet' or 'none', got {self.pixel_norm!r}")
         if self.pooling not in POOLINGS:
             raise KeepfitError(f"model.pooling: must be one of {POOLINGS}, got {self.pooling!r}")
         if self.embed_dim < 1 or self.max_length < 2 or self.image_size < 16:
@@ -308,8 +312,9 @@ class KeepFIT(nn.Module):
         self.image_projection = nn.Linear(vision_dim, config.embed_dim, bias=False)
         self.text_projection = nn.Linear(self.text_dim, config.embed_dim, bias=False)
         self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init)))
-        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if config.pixel_norm == "imagenet" else ((0.0,) * 3, (1.0,) * 3)
+        self.register_buffer("pixel_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         # The revision attention belongs to the model so it is trained, synchronised and saved with it.
         self.revision: nn.Module | None = None
         if config.revision_heads > 0:

@@ -77,10 +77,10 @@ def from_flair_csv(path: str | Path, root: str | Path | None = None) -> LabeledI
 
 def from_exported(path: str | Path, split: str = "test", label_column: str = "modality") -> LabeledImages:
     """A split of the exported dataset; ``modality`` labels use :data:`MODALITIES` (all four classes)."""
-    from ..data import _read_split_table
+    from ..data import read_split_table
 
     p = Path(path)
-    table = _read_split_table(p, split)
+    table = read_split_table(p, split)
     if label_column not in table.column_names:
         raise KeepfitError(f"{p}[{split}]: no column {label_column!r} (have {table.column_names})")
     raw = table.column(label_column).to_pylist()
