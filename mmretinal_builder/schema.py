@@ -88,6 +88,10 @@ class Panel(_Record):
     modality_confidence: float | None = None
     retinal: bool | None = None
     quality_flags: list[str] = Field(default_factory=list)
+    # curation (added by the curation stages; pairs are panels, so panels carry their own results)
+    text: CaptionText | None = Field(default=None, description="this panel's cleaned caption")
+    phash: str | None = Field(default=None, description="perceptual hash (hex) of the panel image")
+    duplicates: list[str] = Field(default_factory=list, description="pair ids of near-duplicates merged into this")
 
 
 class Figure(_Record):

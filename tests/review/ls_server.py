@@ -72,6 +72,7 @@ def label_studio(data_dir: Path, document_root: Path, timeout_s: float = 240.0) 
         "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(document_root),
         "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
     }
+    data_dir.mkdir(parents=True, exist_ok=True)
     log = (data_dir / "server.log").open("wb")
     proc = subprocess.Popen(
         [str(exe), "start", "--internal-host", "127.0.0.1", "--port", str(port), "--no-browser",

@@ -1,0 +1,1 @@
+"""Curation: caption cleaning, modality and retinal decision, quality checks, near-duplicate search."""
