@@ -85,13 +85,17 @@ def licence_of(book: str, recipe: dict[str, Any]) -> str:
 def _entities(fig: Figure, caption: str, panel: Panel | None) -> list[str]:
     """Canonical entity names (the lexicon id, else the mention) then keywords, unique in order.
 
-    A panel keeps those mentioned in its own caption (the figure's entities may belong to other panels).
+    A panel cleaned on its own uses its own entities; otherwise it keeps the figure's entities mentioned in its
+    caption (the figure's entities may belong to other panels).
     """
-    if fig.text is None:
+    text = panel.text if panel is not None and panel.text is not None else fig.text
+    if text is None:
         return []
+    if text is not fig.text:
+        panel = None  # the panel's own entities: no filtering needed
     found = [(str(e.get("id") or e.get("text") or "").strip(), str(e.get("text") or "").strip())
-             for e in fig.text.entities]
-    found += [(k.strip(), k.strip()) for k in fig.text.keywords]
+             for e in text.entities]
+    found += [(k.strip(), k.strip()) for k in text.keywords]
     out: list[str] = []
     low = caption.lower()
     for name, mention in found:
@@ -134,8 +138,10 @@ def figure_rows(fig: Figure, licence: str, skipped: Counter | None = None) -> li
             caption = full
             ref = ImageRef(fig.image) if fig.image else None
         else:
-            # the panel's own sub-caption (preamble + its part) is what describes the panel image
-            caption = panel.caption or full
+            # the panel's own sub-caption (preamble + its part) is what describes the panel image;
+            # cleaned (citations, courtesy lines removed) when the clean stage handled the panel
+            ptext = panel.text
+            caption = (ptext.en if ptext is not None and ptext.en else None) or panel.caption or full
             if panel.image:
                 ref = ImageRef(panel.image)
             elif fig.image:
@@ -153,7 +159,8 @@ def figure_rows(fig: Figure, licence: str, skipped: Counter | None = None) -> li
             figure_id=fig.id,
             image=ref,
             caption=caption,
-            caption_zh=zh,
+            caption_zh=(panel.text.zh or "") if panel is not None and panel.text is not None and panel.text.zh
+            else zh,
             figure_caption=full,
             figure_label=fig.label or "",
             panel_label=(panel.label or "") if panel is not None else "",
