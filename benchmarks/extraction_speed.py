@@ -1,0 +1,146 @@
+"""Pages per second of the born-digital extraction, side by side with a raw PyMuPDF pass over the same file.
+
+* **raw**: open the PDF; per page ``get_text("dict")``, ``get_image_info()`` and the bytes of every image
+  the page uses (xrefs from ``get_images``, bytes from ``extract_image``) — the floor any PyMuPDF-based
+  extractor pays. (``get_image_info(xrefs=True)`` would decode every image to hash it: a slower baseline.)
+* **extract**: the ``extract`` stage on the same file (page models, captions, candidates, pairing, figure
+  images rendered or passed through, written to a temp run directory).
+
+Both run in this one process, on one core, ``--repeat`` times each (the best run is reported). The book is
+a generated sample book (``mmretinal_builder.samples``) cut or repeated to exactly ``--pages`` pages, or a
+PDF of your own (``--pdf``). Target: extract >= 1/3 of raw speed.
+
+Example: ``python benchmarks/extraction_speed.py --pages 200 --out extraction_speed.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pymupdf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mmretinal_builder.stage import Context  # noqa: E402
+from mmretinal_builder.stages.extract import ExtractStage  # noqa: E402
+
+
+def make_book(pages: int, out: Path, seed: int = 0) -> Path:
+    """A generated two-column sample book with exactly ``pages`` pages (cut or repeated)."""
+    from mmretinal_builder.samples import generate_samples
+
+    src = out / "src"
+    figures = max(4, int(pages * 1.9))  # the two-column sample book holds about two figures per page
+    gt = generate_samples(src, seed=seed, books=1, figures_per_book=figures, scanned=False, broken_text=False)
+    name = json.loads(gt.read_text(encoding="utf-8"))[0]["id"]
+    doc = pymupdf.open(str(src / name))
+    book = pymupdf.open()
+    while book.page_count < pages:
+        book.insert_pdf(doc, to_page=min(doc.page_count, pages - book.page_count) - 1)
+    path = out / f"bench_{pages}p.pdf"
+    book.save(str(path), garbage=3, deflate=True)
+    return path
+
+
+def raw_pass(path: Path) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    doc = pymupdf.open(str(path))
+    n_img = 0
+    n_bytes = 0
+    for page in doc:
+        page.get_text("dict")
+        page.get_image_info()
+        for xref in sorted({item[0] for item in page.get_images(full=True)}):
+            n_bytes += len(doc.extract_image(xref)["image"])
+            n_img += 1
+    pages = doc.page_count
+    doc.close()
+    dt = time.perf_counter() - t0
+    return {"seconds": dt, "pages": pages, "images": n_img, "image_bytes": n_bytes}
+
+
+def text_only_pass(path: Path) -> dict[str, Any]:
+    """The raw pass without image bytes: text dict and image info only (context, not the target)."""
+    t0 = time.perf_counter()
+    doc = pymupdf.open(str(path))
+    for page in doc:
+        page.get_text("dict")
+        page.get_image_info()
+    pages = doc.page_count
+    doc.close()
+    return {"seconds": time.perf_counter() - t0, "pages": pages}
+
+
+def extract_pass(path: Path) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="mmretinal-bench-") as tmp:
+        ctx = Context(run_dir=Path(tmp), stage="extract", book=path.name, book_path=path)
+        t0 = time.perf_counter()
+        figures = ExtractStage().run([], ctx)
+        dt = time.perf_counter() - t0
+        rendered = sum(1 for f in figures if f.provenance.scores.get("rendered"))
+        return {"seconds": dt, "pages": ctx.counters["pages"], "figures": len(figures), "rendered": rendered,
+                "passed_through": len(figures) - rendered}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pages", type=int, default=200, help="pages of the generated book")
+    ap.add_argument("--pdf", type=Path, help="benchmark this PDF instead of a generated book")
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each pass (the best is reported)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, help="write the results as JSON")
+    ap.add_argument("--save-book", type=Path, help="keep the generated book here (rerun with --pdf)")
+    args = ap.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, for both passes
+    with tempfile.TemporaryDirectory(prefix="mmretinal-bench-book-") as tmp:
+        path = args.pdf or make_book(args.pages, Path(tmp), args.seed)
+        if args.save_book and not args.pdf:
+            args.save_book.write_bytes(path.read_bytes())
+        raw = min((raw_pass(path) for _ in range(args.repeat)), key=lambda r: r["seconds"])
+        floor = min((text_only_pass(path) for _ in range(args.repeat)), key=lambda r: r["seconds"])
+        ours = min((extract_pass(path) for _ in range(args.repeat)), key=lambda r: r["seconds"])
+        size = path.stat().st_size
+    raw_pps = raw["pages"] / raw["seconds"]
+    our_pps = ours["pages"] / ours["seconds"]
+    result = {
+        "book": str(args.pdf) if args.pdf else f"generated two-column sample, {args.pages} pages (seed {args.seed})",
+        "file_bytes": size, "pages": raw["pages"], "repeat": args.repeat,
+        "raw": {**raw, "pages_per_s": round(raw_pps, 2)},
+        "raw_without_image_bytes": {**floor, "pages_per_s": round(floor["pages"] / floor["seconds"], 2)},
+        "extract": {**ours, "pages_per_s": round(our_pps, 2)},
+        "ratio": round(our_pps / raw_pps, 3),
+        "target_ratio": round(1 / 3, 3),
+        "pymupdf": pymupdf.VersionBind,
+    }
+    try:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title=f"extraction speed, {raw['pages']} pages, one core")
+        for c in ("pass", "seconds", "pages/s", "notes"):
+            t.add_column(c, justify="left" if c in ("pass", "notes") else "right")
+        t.add_row("raw PyMuPDF", f"{raw['seconds']:.2f}", f"{raw_pps:.1f}",
+                  f"{raw['images']} images, {raw['image_bytes'] / 1e6:.1f} MB")
+        t.add_row("raw, no image bytes", f"{floor['seconds']:.2f}", f"{floor['pages'] / floor['seconds']:.1f}",
+                  "context only: text dict + image info")
+        t.add_row("extract stage", f"{ours['seconds']:.2f}", f"{our_pps:.1f}",
+                  f"{ours['figures']} figures ({ours['rendered']} rendered, {ours['passed_through']} passed through)")
+        t.add_row("ratio extract / raw", "", f"{result['ratio']:.2f}", "target >= 0.33")
+        Console().print(t)
+    except ImportError:  # pragma: no cover - rich is a dependency
+        print(json.dumps(result, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

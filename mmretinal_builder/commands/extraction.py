@@ -1,0 +1,122 @@
+"""``mmretinal eval-extraction`` (figure/caption/pair metrics against ground truth) and ``mmretinal inspect``
+(page overlays of a run)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import BuilderError
+
+console = Console()
+if not console.is_terminal:  # piped or captured: keep the metrics table readable instead of 80 columns
+    console = Console(width=170)
+
+
+def build_extraction_run(pdfs: Path, out: Path, workers: int = 1, params: dict[str, Any] | None = None) -> Path:
+    """Run only the extract stage over ``pdfs`` (a file or folder) into ``out``; returns the run dir."""
+    from ..recipe import recipe_from_dict
+    from ..runner import Runner
+
+    recipe = recipe_from_dict({"name": "eval-extraction", "stages": [{"extract": params or {}}]},
+                              label="eval-extraction recipe")
+    Runner(recipe, out, workers=workers, show_progress=False).build([pdfs])
+    return out
+
+
+def print_report(result: dict[str, Any]) -> None:
+    table = Table(title=f"extraction (IoU >= {result['iou_threshold']})")
+    cols = ("document", "gt", "pred", "fig P", "fig R", "fig F1", "cap exact", "cap sim", "cap CER",
+            "pair P", "pair R", "pair F1", "retinal pair F1", "tables as fig")
+    name_w = min(45, max([len(d["id"]) for d in result["documents"]] + [8]))
+    for c in cols:
+        if c == "document":
+            table.add_column(c, justify="left", min_width=name_w, overflow="fold")
+        else:
+            table.add_column(c, justify="right")
+
+    def row(name: str, m: dict[str, Any], style: str | None = None) -> None:
+        c = m["counts"]
+        table.add_row(name, str(int(c["gt"])), str(int(c["pred"])), f"{m['figure']['precision']:.3f}",
+                      f"{m['figure']['recall']:.3f}", f"{m['figure']['f1']:.3f}", f"{m['caption_exact']:.3f}",
+                      f"{m['caption_similarity']:.3f}", f"{m['caption_cer']:.4f}", f"{m['pair']['precision']:.3f}",
+                      f"{m['pair']['recall']:.3f}", f"{m['pair']['f1']:.3f}",
+                      f"{m['retinal']['pair']['f1']:.3f}", str(m["tables_as_figures"]), style=style)
+
+    for d in result["documents"]:
+        row(d["id"], d)
+    row("OVERALL", result["overall"], style="bold")
+    console.print(table)
+    if result.get("unknown_books"):
+        console.print(f"[yellow]books in the run but not in the ground truth:[/] {', '.join(result['unknown_books'])}")
+
+
+def register(app: typer.Typer) -> None:
+    from ..cli import friendly_errors
+
+    @app.command("eval-extraction")
+    @friendly_errors
+    def eval_extraction(
+        gt: Path = typer.Option(..., "--gt", help="ground truth JSON (PALM gt format / samples' ground_truth.json)"),
+        run: Path = typer.Option(None, "--run", help="a run directory holding figures.jsonl"),
+        pdfs: Path = typer.Option(None, "--pdfs", help="PDF file or folder: run the extract stage first"),
+        out: Path = typer.Option(None, "--out", help="with --pdfs: run directory to build into (default: temp)"),
+        workers: int = typer.Option(1, "--workers", "-j", min=1, help="with --pdfs: books in parallel"),
+        iou_threshold: float = typer.Option(0.8, "--iou", min=0.0, max=1.0, help="box IoU for a match"),
+        json_out: Path = typer.Option(None, "--json-out", help="write the full report (per figure) as JSON"),
+        show_errors: bool = typer.Option(False, "--show-errors", help="list missed figures and wrong captions"),
+    ) -> None:
+        """Figure precision/recall/F1, caption accuracy and CER, pair F1 (also on retinal figures)."""
+        from ..evaluate import evaluate, load_ground_truth, load_predictions, write_report
+
+        if (run is None) == (pdfs is None):
+            raise BuilderError("give exactly one of --run RUN_DIR or --pdfs PDF_OR_FOLDER")
+        docs = load_ground_truth(gt)
+        if pdfs is not None:
+            if not pdfs.exists():
+                raise BuilderError(f"{pdfs}: not found")
+            if out is None:
+                with tempfile.TemporaryDirectory(prefix="mmretinal-eval-") as tmp:
+                    run_dir = build_extraction_run(pdfs, Path(tmp) / "run", workers)
+                    result = evaluate(docs, load_predictions(run_dir), iou_threshold)
+            else:
+                run_dir = build_extraction_run(pdfs, out, workers)
+                result = evaluate(docs, load_predictions(run_dir), iou_threshold)
+        else:
+            result = evaluate(docs, load_predictions(run), iou_threshold)
+        print_report(result)
+        if show_errors:
+            for d in result["documents"]:
+                for m in d["missed"]:
+                    console.print(f"[red]missed[/] {d['id']} p{m['page']} {m['label']}")
+                for s in d["spurious"]:
+                    console.print(f"[yellow]spurious[/] {d['id']} p{s['page']} {s['label']} {s['bbox']}")
+                for m in d["matches"]:
+                    if not m["caption_exact"]:
+                        console.print(f"[magenta]caption[/] {d['id']} p{m['page']} {m['gt']}:\n"
+                                      f"  pred: {m['pred_caption']}\n  gt:   {m['gt_caption']}")
+        if json_out is not None:
+            write_report(result, json_out)
+            console.print(f"report: {json_out}")
+
+    @app.command()
+    @friendly_errors
+    def inspect(
+        run_dir: Path = typer.Argument(..., help="a run directory"),
+        book: str = typer.Option(None, "--book", help="only this book (file name)"),
+        page: int = typer.Option(None, "--page", min=1, help="only this page (1-based)"),
+        out: Path = typer.Option(None, "--out", help="folder for the PNGs (default RUN_DIR/inspect)"),
+        pdfs: list[Path] = typer.Option(None, "--pdfs", help="where the run's PDFs are (files or folders)"),
+        dpi: float = typer.Option(110, min=30, max=600, help="resolution of the overlays"),
+    ) -> None:
+        """Draw figure boxes (green), caption boxes (blue), pair lines and leftovers on the pages."""
+        from ..debug import inspect_run
+
+        target = out or (run_dir / "inspect")
+        written = inspect_run(run_dir, target, list(pdfs or []), book=book, page=page, dpi=dpi)
+        console.print(f"{len(written)} page overlays -> {target}")

@@ -1,0 +1,314 @@
+"""Born-digital reader: PyMuPDF pages -> :class:`~mmretinal_builder.pdf.page_model.PageModel`.
+
+One text page per page gives the lines (``dict`` output, ligatures expanded by MuPDF); a second one,
+built only when the page uses images, gives every image placement with its clip and transform; vector
+paths come from ``get_cdrawings`` and are clustered here. Every box is moved into the visible frame
+(page rotation applied), the frame renders and ground truth use.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pymupdf
+
+from ..errors import BookError
+from ..geometry import BBox
+from .page_model import DrawingCluster, ImagePlacement, PageModel, Span, TextLine
+
+TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+IMAGE_FLAGS = pymupdf.TEXT_PRESERVE_IMAGES | pymupdf.TEXT_CLIP  # TEXT_CLIP: image boxes cut by clip paths
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|-bd\b|\.b$", re.IGNORECASE)
+_ITALIC_FONT = re.compile(r"italic|oblique|-it\b|-ital", re.IGNORECASE)
+#: What MuPDF raises on damaged input: PyMuPDF's RuntimeError/ValueError and the bindings' own errors.
+PDF_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
+#: Paths are joined into one cluster when their boxes come closer than this (points).
+CLUSTER_TOLERANCE = 3.0
+
+
+# ----------------------------------------------------------------------------- opening
+
+
+def open_book(path: Path, book: str, password: str | None = None) -> tuple[pymupdf.Document, list[str]]:
+    """Open a PDF for extraction; a book that cannot be read raises :class:`BookError` with the reason.
+
+    Returns the document and warnings (e.g. a damaged cross-reference table that MuPDF rebuilt).
+    """
+    warnings: list[str] = []
+    try:
+        size = Path(path).stat().st_size
+    except OSError as e:
+        raise BookError(book, f"cannot read file: {e.strerror or e}") from None
+    if size == 0:
+        raise BookError(book, "empty file (0 bytes)")
+    head = _head(path)
+    if b"%PDF" not in head:
+        kind = _sniff(head)
+        raise BookError(book, f"not a PDF: no %PDF header{f' (looks like {kind})' if kind else ''}")
+    try:
+        doc = pymupdf.open(str(path), filetype="pdf")
+    except pymupdf.FileDataError as e:
+        raise BookError(book, f"corrupt or not a PDF: MuPDF cannot open it ({e})") from None
+    except PDF_ERRORS as e:
+        raise BookError(book, f"corrupt or not a PDF: {e}") from None
+    if not doc.is_pdf:
+        doc.close()
+        raise BookError(book, "not a PDF: MuPDF reads it as another document type")
+    if doc.needs_pass:
+        if not password:
+            doc.close()
+            raise BookError(book, "encrypted: the PDF needs a password (set books.<file>.password in the recipe)")
+        if not doc.authenticate(password):
+            doc.close()
+            raise BookError(book, "encrypted: the password given in the recipe is wrong")
+    tail = _tail(path)
+    repaired = bool(doc.is_repaired)
+    if b"%%EOF" not in tail and repaired:
+        doc.close()
+        raise BookError(book, f"truncated: the file ends at byte {size} without the %%EOF marker "
+                              "and its cross-reference table is missing")
+    try:
+        n_pages = doc.page_count
+    except PDF_ERRORS as e:
+        doc.close()
+        raise BookError(book, f"corrupt: the page tree cannot be read ({e})") from None
+    if n_pages == 0:
+        doc.close()
+        what = "damaged: no readable page (cross-reference table rebuilt)" if repaired else "the PDF has no pages"
+        raise BookError(book, what)
+    if repaired:
+        warnings.append("damaged cross-reference table, rebuilt by MuPDF: some objects may be missing")
+    return doc, warnings
+
+
+def _head(path: Path, n: int = 1024) -> bytes:
+    with Path(path).open("rb") as f:
+        return f.read(n)
+
+
+def _sniff(head: bytes) -> str | None:
+    """What a non-PDF file probably is (for the error message)."""
+    h = head.lstrip()[:16].lower()
+    for sig, kind in ((b"<!doctype html", "HTML"), (b"<html", "HTML"), (b"\x89png", "a PNG image"),
+                      (b"\xff\xd8\xff", "a JPEG image"), (b"pk\x03\x04", "a ZIP archive"), (b"<?xml", "XML")):
+        if h.startswith(sig):
+            return kind
+    return None
+
+
+def _tail(path: Path, n: int = 2048) -> bytes:
+    with Path(path).open("rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - n))
+        return f.read()
+
+
+# ----------------------------------------------------------------------------- page model
+
+
+def build_page_model(page: pymupdf.Page, xref_digests: dict[int, bytes] | None = None) -> PageModel:
+    """Read one page into a :class:`PageModel` (lines, images, drawing clusters), visible frame."""
+    rot = page.rotation_matrix
+    rect = page.rect
+    model = PageModel(number=page.number + 1, size=(float(rect.width), float(rect.height)),
+                      rotation=int(page.rotation))
+    tp = page.get_textpage(flags=TEXT_FLAGS)
+    model.lines = _lines(tp.extractDICT(), rot)
+    del tp
+    listed = page.get_images(full=True)
+    if listed:
+        model.images = _images(page, listed, rot, xref_digests if xref_digests is not None else {})
+    model.drawings = cluster_paths(_paths(page, rot, model.size), CLUSTER_TOLERANCE)
+    return model
+
+
+def _vis(box: Any, rot: pymupdf.Matrix) -> BBox:
+    r = pymupdf.Rect(box) * rot
+    return (float(r.x0), float(r.y0), float(r.x1), float(r.y1))
+
+
+def _lines(d: dict[str, Any], rot: pymupdf.Matrix) -> list[TextLine]:
+    out: list[TextLine] = []
+    bid = -1
+    for block in d.get("blocks", []):
+        if block.get("type") != 0:
+            continue
+        bid += 1
+        for line in block.get("lines", []):
+            spans = []
+            for s in line.get("spans", []):
+                text = s.get("text", "")
+                if not text:
+                    continue
+                font = s.get("font", "")
+                flags = int(s.get("flags", 0))
+                spans.append(Span(
+                    text=text, bbox=_vis(s["bbox"], rot), font=font, size=float(s.get("size", 0.0)),
+                    bold=bool(flags & pymupdf.TEXT_FONT_BOLD) or bool(_BOLD_FONT.search(font)),
+                    italic=bool(flags & pymupdf.TEXT_FONT_ITALIC) or bool(_ITALIC_FONT.search(font)),
+                ))
+            text = "".join(s.text for s in spans)
+            if not text.strip():
+                continue
+            dx, dy = line.get("dir", (1.0, 0.0))
+            vdx = dx * rot.a + dy * rot.c  # direction in the visible frame (linear part only)
+            vdy = dx * rot.b + dy * rot.d
+            first = line["spans"][0]
+            origin = pymupdf.Point(first.get("origin", (0.0, 0.0))) * rot
+            out.append(TextLine(text=text, bbox=_vis(line["bbox"], rot), spans=spans, block_id=bid,
+                                baseline=float(origin.y), horizontal=vdx > 0.99 and abs(vdy) < 0.02,
+                                direction=(round(vdx, 4), round(vdy, 4))))
+    return out
+
+
+def _images(page: pymupdf.Page, listed: list[tuple], rot: pymupdf.Matrix,
+            xref_digests: dict[int, bytes]) -> list[ImagePlacement]:
+    """Image placements with clip and transform; the xref is found by pixel size, by hash when ambiguous."""
+    tp = page.get_textpage(flags=IMAGE_FLAGS)
+    infos = tp.extractIMGINFO()
+    by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
+    smask = {}
+    for item in listed:
+        xref, sm, w, h = item[0], item[1], item[2], item[3]
+        if xref not in by_size[(w, h)]:
+            by_size[(w, h)].append(xref)
+        smask[xref] = bool(sm)
+    ambiguous = any(len(by_size.get((i["width"], i["height"]), [])) > 1 for i in infos)
+    hashed = tp.extractIMGINFO(hashes=True) if ambiguous else None
+    del tp
+    doc = page.parent
+    page_box = (0.0, 0.0, float(page.rect.width), float(page.rect.height))
+    out = []
+    for k, info in enumerate(infos):
+        cands = by_size.get((info["width"], info["height"]), [])
+        xref = cands[0] if len(cands) == 1 else 0
+        if len(cands) > 1 and hashed is not None:
+            digest = hashed[k].get("digest")
+            for x in cands:
+                if x not in xref_digests:
+                    try:
+                        xref_digests[x] = pymupdf.Pixmap(doc, x).digest
+                    except PDF_ERRORS:
+                        xref_digests[x] = b""
+                if xref_digests[x] == digest:
+                    xref = x
+                    break
+        m = pymupdf.Matrix(info["transform"]) * rot
+        transform = (m.a, m.b, m.c, m.d, m.e, m.f)
+        bbox = _clip_box(_vis(info["bbox"], rot), page_box)
+        if bbox is None:
+            continue  # drawn entirely off the page
+        placement = ImagePlacement(xref=xref, bbox=bbox, transform=transform, width_px=int(info["width"]),
+                                   height_px=int(info["height"]),
+                                   has_mask=bool(info.get("has-mask")) or smask.get(xref, False))
+        full = placement.full_bbox
+        if any(abs(a - b) > 0.5 for a, b in zip(full, bbox, strict=True)):
+            placement.clip = bbox
+        out.append(placement)
+    return out
+
+
+def _clip_box(b: BBox, page: BBox) -> BBox | None:
+    x0, y0, x1, y1 = max(b[0], page[0]), max(b[1], page[1]), min(b[2], page[2]), min(b[3], page[3])
+    if x1 - x0 <= 0.1 or y1 - y0 <= 0.1:
+        return None
+    return (x0, y0, x1, y1)
+
+
+# ----------------------------------------------------------------------------- vector paths
+
+
+def _is_light(color: Any, level: float = 0.95) -> bool:
+    return color is not None and len(color) > 0 and all(c >= level for c in color)
+
+
+def _paths(page: pymupdf.Page, rot: pymupdf.Matrix, size: tuple[float, float]) -> list[dict[str, Any]]:
+    """Visible paths with the few features clustering needs (bbox, curves, fills, diagonals, rule-like)."""
+    page_area = size[0] * size[1]
+    page_box = (0.0, 0.0, size[0], size[1])
+    out = []
+    for p in page.get_cdrawings():
+        kind = p.get("type", "")
+        fill, color = p.get("fill"), p.get("color")
+        filled = "f" in kind and fill is not None and not _is_light(fill) and p.get("fill_opacity", 1.0) > 0.05
+        stroked = "s" in kind and color is not None and not _is_light(color) and p.get("stroke_opacity", 1.0) > 0.05
+        light_fill = "f" in kind and fill is not None and _is_light(fill, 0.85) and not _is_light(fill)
+        if not (filled or stroked or light_fill):
+            continue  # invisible or white: draws nothing a reader sees
+        box = _clip_box(_vis(p["rect"], rot), page_box)
+        if box is None:
+            box = _vis(p["rect"], rot)
+            if not (0 <= box[0] <= size[0] and 0 <= box[1] <= size[1]):
+                continue
+            box = (box[0], box[1], max(box[2], box[0] + 0.01), max(box[3], box[1] + 0.01))
+        w, h = box[2] - box[0], box[3] - box[1]
+        if w * h >= 0.4 * page_area and not filled:
+            continue  # page frames and background tints: never part of a figure
+        if w * h >= 0.9 * page_area:
+            continue  # full-page background fill
+        curves = diagonals = 0
+        for it in p.get("items", ()):
+            op = it[0]
+            if op == "c":
+                curves += 1
+            elif op == "l":
+                (ax, ay), (bx, by) = it[1], it[2]
+                if abs(ax - bx) > 0.5 and abs(ay - by) > 0.5:
+                    diagonals += 1
+            elif op == "qu":
+                diagonals += 1
+        thin = min(w, h) <= 2.0
+        rule = curves == 0 and diagonals == 0 and (thin or not filled)
+        out.append({"bbox": box, "curves": curves, "diagonals": diagonals, "filled": filled, "rule": rule})
+    return out
+
+
+def cluster_paths(paths: list[dict[str, Any]], tol: float) -> list[DrawingCluster]:
+    """Union paths whose boxes come within ``tol`` points (grid buckets keep it near-linear)."""
+    n = len(paths)
+    if n == 0:
+        return []
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    cell = 48.0
+    buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
+    half = tol / 2
+    boxes = [p["bbox"] for p in paths]
+    for i, b in enumerate(boxes):
+        x0, y0, x1, y1 = b[0] - half, b[1] - half, b[2] + half, b[3] + half
+        for cx in range(int(x0 // cell), int(x1 // cell) + 1):
+            for cy in range(int(y0 // cell), int(y1 // cell) + 1):
+                bucket = buckets[(cx, cy)]
+                for j in bucket:
+                    c = boxes[j]
+                    if c[0] - half <= x1 and x0 <= c[2] + half and c[1] - half <= y1 and y0 <= c[3] + half:
+                        ri, rj = find(i), find(j)
+                        if ri != rj:
+                            parent[max(ri, rj)] = min(ri, rj)
+                bucket.append(i)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(n):
+        groups[find(i)].append(i)
+    out = []
+    for members in groups.values():
+        bs = [boxes[i] for i in members]
+        box = (min(b[0] for b in bs), min(b[1] for b in bs), max(b[2] for b in bs), max(b[3] for b in bs))
+        out.append(DrawingCluster(
+            bbox=box, n_paths=len(members),
+            n_curves=sum(paths[i]["curves"] for i in members),
+            n_fills=sum(1 for i in members if paths[i]["filled"]),
+            n_diagonals=sum(paths[i]["diagonals"] for i in members),
+            rule_only=all(paths[i]["rule"] for i in members),
+        ))
+    out.sort(key=lambda c: (round(c.bbox[1], 1), round(c.bbox[0], 1), c.n_paths))
+    return out

@@ -1,0 +1,168 @@
+"""Figure regions on a rendered page: large areas of ink that are not text (OpenCV).
+
+On a scanned page the whole page is one image, so pictures and charts have to be found in the pixels:
+
+1. a reduced grey copy (~100 dpi) is split into ink and paper (the paper level is read from the page
+   margins, so tinted paper is paper);
+2. the boxes of recognised words are blanked where they lie on paper (a word printed on a photograph is
+   part of it and stays);
+3. a closing joins the strokes of a chart and fills the gaps of a photograph; connected components of
+   figure size are kept, nested and overlapping ones merged; small ink beside them that OCR did not read
+   (tick labels of a chart with faint axes) joins them;
+4. each region's box is the extent of its own ink, in page points of the unrotated page (for a skewed
+   scan: the axis-aligned hull of the skewed figure, the convention of the ground truth).
+
+Labels that OCR did read are left to the figure-candidate builder, which absorbs nearby non-prose text
+lines, exactly as for born-digital vector figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..geometry import BBox, gap, horizontal_overlap, intersection, union, vertical_overlap
+
+WORK_DPI = 100.0
+
+
+@dataclass(frozen=True)
+class RegionConfig:
+    """Thresholds of the region finder (points unless said otherwise)."""
+
+    min_size: float = 28.0  # both sides at least this: smaller ink is never a figure on its own
+    close: float = 6.0  # gaps this small inside a figure are bridged
+    ink_contrast: int = 20  # grey levels below the paper that count as ink (light grey chart text too)
+    text_fill: float = 0.5  # a word box with more ink than this lies on a picture: not blanked
+    min_ink: float = 0.03  # share of a region's box that must be ink (a lone frame or axes are not a figure)
+    merge_gap: float = 2.0  # regions closer than this are one
+    absorb: float = 18.0  # small unread ink this close to a region, beside it, is its label
+
+
+def paper_level(gray: np.ndarray) -> int:
+    """Grey level of the paper: the median of the outer margin ring of the page."""
+    h, w = gray.shape[:2]
+    r = max(2, int(0.03 * min(h, w)))
+    ring = np.concatenate([gray[:r].ravel(), gray[-r:].ravel(), gray[:, :r].ravel(), gray[:, -r:].ravel()])
+    return int(np.median(ring))
+
+
+def ink_mask(gray: np.ndarray, contrast: int) -> np.ndarray:
+    """uint8 mask (1 = ink) of pixels clearly darker than the paper."""
+    level = paper_level(gray)
+    return (gray < max(level - contrast, 1)).astype(np.uint8)
+
+
+def find_regions(gray: np.ndarray, dpi: float, text_boxes: Sequence[BBox], cfg: RegionConfig | None = None,
+                 ) -> list[BBox]:
+    """Figure regions (page points) on a grey render at ``dpi``; ``text_boxes`` are word boxes in points."""
+    cfg = cfg or RegionConfig()
+    f = max(1, round(dpi / WORK_DPI))
+    small = cv2.resize(gray, (gray.shape[1] // f, gray.shape[0] // f), interpolation=cv2.INTER_AREA) if f > 1 \
+        else gray
+    ppt = (dpi / f) / 72.0  # pixels of the reduced copy per point
+    ink = ink_mask(small, cfg.ink_contrast)
+    h, w = ink.shape
+    for b in text_boxes:
+        x0, y0 = max(0, int(b[0] * ppt) - 1), max(0, int(b[1] * ppt) - 1)
+        x1, y1 = min(w, int(np.ceil(b[2] * ppt)) + 1), min(h, int(np.ceil(b[3] * ppt)) + 1)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        if ink[y0:y1, x0:x1].mean() <= cfg.text_fill:
+            ink[y0:y1, x0:x1] = 0
+    k = max(1, int(round(cfg.close * ppt)))
+    closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    min_px = cfg.min_size * ppt
+    boxes: list[BBox] = []
+    sparse: list[BBox] = []  # figure-sized but nearly empty: axes, frames; kept only next to a figure
+    small: list[BBox] = []  # label-sized ink
+    for i in range(1, n):
+        x, y, bw, bh, a = (int(v) for v in stats[i])
+        if bw < min_px or bh < min_px:
+            if bw < min_px and bh < min_px and a >= 3 and max(bw, bh) <= 6 * min(bw, bh) + 2:
+                # label-like: not a piece of a rule, not a speck of noise
+                small.append((float(x), float(y), float(x + bw), float(y + bh)))
+            continue
+        own = ink[y:y + bh, x:x + bw] & (labels[y:y + bh, x:x + bw] == i)
+        ys, xs = np.nonzero(own)
+        box = (float(x + xs.min()), float(y + ys.min()), float(x + xs.max() + 1), float(y + ys.max() + 1))
+        (boxes if own.mean() >= cfg.min_ink else sparse).append(box)
+    merged = merge_boxes(boxes, cfg.merge_gap * ppt)
+    # the faint axes of a chart are sparse: they join the chart's lines they enclose or touch
+    merged = [union([b] + [s for s in sparse if intersection(s, b) > 0 or gap(s, b) <= cfg.merge_gap * ppt])
+              for b in merged]
+    merged = absorb_labels(merge_boxes(merged, cfg.merge_gap * ppt), small, cfg.absorb * ppt)
+    merged = merge_boxes(merged, cfg.merge_gap * ppt)
+    out = [(b[0] / ppt, b[1] / ppt, b[2] / ppt, b[3] / ppt) for b in merged]
+    out.sort(key=lambda b: (round(b[1], 1), round(b[0], 1)))
+    return [tuple(round(v, 2) for v in b) for b in out]  # type: ignore[misc]
+
+
+def absorb_labels(regions: Sequence[BBox], small: Sequence[BBox], reach: float) -> list[BBox]:
+    """Grow regions by the small ink nearby that OCR did not read (tick labels of a chart with faint axes,
+    panel letters): a small box within ``reach`` of a region and beside it (overlapping its extent across)
+    joins it; repeated, so a column of labels joins one after the other."""
+    out = list(regions)
+    pending = list(small)
+    changed = True
+    while changed and out and pending:
+        changed = False
+        rest = []
+        for b in pending:
+            best = None
+            for k, r in enumerate(out):
+                d = gap(r, b)
+                if d <= reach and (horizontal_overlap(r, b) >= 0.5 or vertical_overlap(r, b) >= 0.5) \
+                        and (best is None or d < best[0]):
+                    best = (d, k)
+            if best is None:
+                rest.append(b)
+            else:
+                out[best[1]] = union([out[best[1]], b])
+                changed = True
+        pending = rest
+    return out
+
+
+def merge_boxes(boxes: Sequence[BBox], max_gap: float) -> list[BBox]:
+    """Merge boxes that overlap or come within ``max_gap`` (repeated until stable)."""
+    out = list(boxes)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(out)):
+            for j in range(i + 1, len(out)):
+                if intersection(out[i], out[j]) > 0 or gap(out[i], out[j]) <= max_gap:
+                    out[i] = union([out[i], out[j]])
+                    del out[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return out
+
+
+def solid_pictures(gray: np.ndarray, dpi: float, min_size: float = 28.0, min_fill: float = 0.6,
+                   contrast: int = 40) -> list[tuple[int, int, int, int]]:
+    """Boxes (pixels of ``gray``) of dense dark areas of figure size: photographs, not text or charts.
+
+    Blanked before OCR: Tesseract then neither reads texture as text nor merges a caption line printed
+    close to a photograph into the photograph's block (and loses it).
+    """
+    f = max(1, round(dpi / WORK_DPI))
+    small = cv2.resize(gray, (gray.shape[1] // f, gray.shape[0] // f), interpolation=cv2.INTER_AREA) if f > 1 \
+        else gray
+    ppt = (dpi / f) / 72.0
+    ink = ink_mask(small, contrast)
+    ink = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    out = []
+    for i in range(1, n):
+        x, y, w, h, a = (int(v) for v in stats[i])
+        if w >= min_size * ppt and h >= min_size * ppt and a >= min_fill * w * h:
+            out.append((x * f, y * f, (x + w) * f, (y + h) * f))
+    return out
