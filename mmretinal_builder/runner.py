@@ -23,6 +23,7 @@ identical to an uninterrupted run.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -34,12 +35,13 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import BookError, BuilderError
-from .io import dumps, iter_jsonl, read_records, sha256_file, write_json, write_jsonl
+from .io import dumps, iter_jsonl, read_records, remove_temp_files, sha256_file, write_json, write_jsonl
 from .recipe import Recipe
 from .schema import Figure
 from .stage import Context, load_stage_class, stage_class, stage_target
@@ -47,6 +49,14 @@ from .stage import Context, load_stage_class, stage_class, stage_target
 log = logging.getLogger("mmretinal")
 
 RUN_SHARD = "_run"
+#: errno values that mean the run directory cannot take more data (reliability: a clean error, resumable)
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+
+
+def write_failure(e: OSError) -> str:
+    """A user-facing message for a failed write into the run directory."""
+    return (f"cannot write to the run directory: {e.strerror or e} (errno {e.errno}); free some space and run "
+            "the same command again: finished shards are kept")
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -233,6 +243,14 @@ def run_book(job: BookJob, progress: ProgressFn | None = None) -> BookResult:
         except MemoryError:
             result.ok, result.error = False, {"book": job.name, "stage": name, "error": "out of memory"}
             return result
+        except OSError as e:  # a full disk is the run's problem, not the book's: said plainly, no shard marked done
+            if e.errno in WRITE_ERRNOS:
+                message = write_failure(e)
+            else:
+                log.error("%s: stage %s failed:\n%s", job.name, name, traceback.format_exc())
+                message = f"internal error: {type(e).__name__}: {e}"
+            result.ok, result.error = False, {"book": job.name, "stage": name, "error": message}
+            return result
         except Exception as e:  # a bug or a library crash on hostile input: report it, keep the run going
             log.error("%s: stage %s failed:\n%s", job.name, name, traceback.format_exc())
             result.ok = False
@@ -276,14 +294,40 @@ class LocalExecutor:
         ctx = mp.get_context("spawn")  # fork with live threads (progress bar) can deadlock
         with ctx.Manager() as manager:
             q = manager.Queue()
+            crashed: list[BookJob] = []
             with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
-                pending = {pool.submit(_run_book_queued, job, q) for job in jobs}
+                futures = {pool.submit(_run_book_queued, job, q): job for job in jobs}
+                pending = set(futures)
                 while pending:
                     done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                     _drain(q, progress)
                     for fut in done:
-                        yield fut.result()
+                        try:
+                            result = fut.result()
+                        except BrokenProcessPool:
+                            crashed.append(futures[fut])
+                            continue
+                        yield result
                 _drain(q, progress)
+            # A worker died (a crash inside a C library, the OOM killer) and took the pool down with every book
+            # it had not finished: each is run again in a process of its own, so the book that kills its
+            # process is found and reported, and the others finish (their finished shards are resumed).
+            for job in sorted(crashed, key=lambda j: j.name):
+                yield _run_isolated(job, ctx, q)
+                _drain(q, progress)
+
+
+def _run_isolated(job: BookJob, ctx: Any, q: Any) -> BookResult:
+    """Run one book in a fresh worker process; a process that dies is that book's error."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as solo:
+        try:
+            return solo.submit(_run_book_queued, job, q).result()
+        except BrokenProcessPool:
+            log.error("%s: the worker process died", job.name)
+            return BookResult(job.name, False, job.prev_fingerprint, job.prev_index, error={
+                "book": job.name, "stage": "worker",
+                "error": "the worker process died while processing this book (a crash inside a library, "
+                         "or killed for using too much memory)"})
 
 
 def _drain(q: Any, progress: ProgressFn | None) -> None:
@@ -343,12 +387,23 @@ class Runner:
         return segs
 
     def build(self, inputs: Iterable[Path]) -> BuildResult:
+        try:
+            return self._build(inputs)
+        except OSError as e:
+            if e.errno in WRITE_ERRNOS:  # e.g. the disk filled up while writing a run-scope shard or the summary
+                raise BuilderError(f"{self.run_dir}: {write_failure(e)}") from None
+            raise
+
+    def _build(self, inputs: Iterable[Path]) -> BuildResult:
         pdfs = discover_pdfs([*self.recipe.inputs, *inputs])
         if not pdfs:
             raise BuilderError("no PDF inputs: name PDF files or folders holding PDFs")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         _setup_file_log(self.run_dir / "logs" / "build.log")
         log.info("build of %d books into %s", len(pdfs), self.run_dir)
+        stale = remove_temp_files(self.run_dir)  # left by a killed run; never a finished file
+        if stale:
+            log.info("removed %d temp files left by an interrupted run", stale)
         names = [s.name for s in self.recipe.stages]
         hashes: dict[str, str] = {}
         errors: list[dict[str, Any]] = []
@@ -359,7 +414,8 @@ class Runner:
                 errors.append({"book": p.name, "stage": "open", "error": f"cannot read file: {e.strerror or e}"})
         write_json(self.run_dir / "run.json", {
             "recipe": self.recipe.snapshot(),
-            "books": [{"name": p.name, "sha256": hashes.get(p.name)} for p in pdfs],
+            # the path lets `mmretinal inspect` find the PDFs again
+            "books": [{"name": p.name, "path": str(p.resolve()), "sha256": hashes.get(p.name)} for p in pdfs],
         })
         alive = [p for p in pdfs if p.name in hashes]
         state: dict[str, tuple[str, int | None]] = {p.name: ("", None) for p in alive}
@@ -443,8 +499,10 @@ class Runner:
                 errors: list[dict[str, Any]]) -> BuildResult:
         write_jsonl(self.run_dir / "figures.jsonl", final)
         errors = sorted(errors, key=lambda e: (e.get("book", ""), e.get("stage", "")))
-        write_jsonl(self.run_dir / "errors.jsonl", errors)
         shard_stats = [s for s in shard_stats if s.get("shard") in {book_key(p.name) for p in alive} | {RUN_SHARD}]
+        problems = _problems(errors, shard_stats, {book_key(p.name): p.name for p in alive},
+                             [sp.name for sp in self.recipe.stages])
+        write_jsonl(self.run_dir / "errors.jsonl", problems)
         rejects = []
         for s in sorted(shard_stats, key=lambda s: (s["shard"] == RUN_SHARD, s["shard"], s["stage"])):
             idx = [sp.name for sp in self.recipe.stages].index(s["stage"])
@@ -453,10 +511,28 @@ class Runner:
                 rejects.append({"shard": s["shard"], **r})
         write_jsonl(self.run_dir / "rejects.jsonl", rejects)
         stats = funnel(shard_stats, [sp.name for sp in self.recipe.stages])
-        stats["books"] = {"total": len(pdfs), "ok": len(alive), "failed": len(errors)}
+        stats["books"] = {"total": len(pdfs), "ok": len(alive), "failed": len(errors),
+                          "warned": len({p["book"] for p in problems if p["level"] == "warning"})}
+        stats["problems"] = problems
         stats["figures"] = len(final)
         write_json(self.run_dir / "stats.json", stats)
         return BuildResult(self.run_dir, [p.name for p in alive], errors, len(final), stats)
+
+
+def _problems(errors: list[dict[str, Any]], shard_stats: list[dict[str, Any]], names: dict[str, str],
+              order: list[str]) -> list[dict[str, Any]]:
+    """The run's report (``errors.jsonl``): failed books (``level: error``) and the warnings of the books that
+    finished (``level: warning``, e.g. a page skipped or active content ignored), by book and stage order."""
+    out = [{**e, "level": "error"} for e in errors]
+    for s in shard_stats:
+        book = names.get(s["shard"], s["shard"]) if s["shard"] != RUN_SHARD else RUN_SHARD
+        out.extend({"book": book, "stage": s["stage"], "level": "warning", "warning": w} for w in s.get("warnings", []))
+
+    def key(p: dict[str, Any]) -> tuple[Any, ...]:
+        stage = order.index(p["stage"]) if p.get("stage") in order else -1
+        return (p.get("book", ""), p["level"] != "error", stage)
+
+    return sorted(out, key=key)  # stable: a shard's warnings keep their order
 
 
 def funnel(shard_stats: list[dict[str, Any]], order: list[str]) -> dict[str, Any]:

@@ -17,10 +17,10 @@ def test_bundle_is_small_complete_and_consistent() -> None:
     assert {d["variant"] for d in gt} == {"born-digital", "scanned"}
     assert {d["lang"] for d in gt} == {"English", "Chinese"}
     total = sum(p.stat().st_size for p in BUNDLE.iterdir() if p.is_file())
-    assert total < 4_000_000
+    assert total < 8_000_000
     for d in gt:
         data = (BUNDLE / d["id"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == d["sha256"], d["id"]
         pdf = pymupdf.open("pdf", data)
         assert pdf.page_count == d["pages"]
-        assert 6 <= len(d["figures"]) <= 10
+        assert 12 <= len(d["figures"]) <= 24
