@@ -3,7 +3,7 @@
 Latest decision per pair wins (see :mod:`mmretinal_builder.review.decisions`). Edits:
 
 * caption: replaces the figure caption (and the cleaned English text); panel sub-captions are re-split from the
-  edited caption when the panel splitter is available, else every panel gets the edited caption;
+  edited caption with the panels stage's splitter;
 * modality: set on the figure and all its panels, confidence 1.0;
 * panel boxes: the reviewer's rectangles (figure pixels, reading order) replace the panels; labels and
   sub-captions are kept by order, new crops are cut from the figure image.
@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 
 from ..geometry import rounded
+from ..panels.assign import assign_subcaptions
+from ..panels.subcaptions import split_subcaptions
 from ..review.decisions import Decision, DecisionStore, latest
 from ..schema import Figure, Panel
 from ..stage import Context, Params, Stage
@@ -90,19 +92,15 @@ def apply_decision(fig: Figure, d: Decision, ctx: Context) -> Figure:
 
 
 def _resplit_captions(fig: Figure) -> None:
+    """Sub-captions of the panels from the edited caption, with the panels stage's splitter and assignment."""
     if not fig.panels:
         return
-    try:
-        from ..panels.assign import subcaptions_for_panels  # the panels stage's splitter
-    except ImportError:
-        subcaptions_for_panels = None
-    if subcaptions_for_panels is not None:
-        captions = subcaptions_for_panels(fig.caption or "", [p.label for p in fig.panels])
-        for p, c in zip(fig.panels, captions, strict=True):
-            p.caption = c or fig.caption
-    else:
-        for p in fig.panels:
-            p.caption = fig.caption
+    sub = split_subcaptions(fig.caption or "", fig.label)
+    res = assign_subcaptions(sub, [p.label for p in fig.panels], [p.label_source for p in fig.panels],
+                             [p.bbox for p in fig.panels])
+    for p, pt in zip(fig.panels, res.panels, strict=True):
+        p.caption, p.caption_spans = pt.caption or fig.caption, pt.spans
+        p.text = None  # the cleaned text described the old caption
 
 
 def _panels_from_boxes(fig: Figure, boxes: list[list[int]], ctx: Context) -> list[Panel]:

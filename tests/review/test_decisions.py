@@ -113,3 +113,17 @@ def test_corrupt_store_line_is_reported(tmp_path):
     (folder / "p.jsonl").write_text('{"pair_id": "x"\n')
     with pytest.raises(BuilderError, match=r"p.jsonl:1"):
         DecisionStore(folder).load()
+
+
+def test_caption_edit_resplits_panel_captions(tmp_path):
+    run = tmp_path / "run"
+    figs = make_run(run, n=1)
+    edit = {"from_name": "caption", "to_name": "image", "type": "textarea",
+            "value": {"text": ["Fig. 0 Myopic fundus. (a) Peripapillary atrophy. (b) Lacquer cracks."]}}
+    store = DecisionStore(tmp_path / "decisions")
+    pull_tasks([task_with(figs[0], 1, [choice("decision", "accept"), edit], 1, "2026-01-01T00:00:00Z")], run,
+               store, "p")
+    ctx = Context(run_dir=run, stage="review", recipe_dir=tmp_path)
+    (fig,) = ReviewStage(ReviewParams(decisions=str(tmp_path / "decisions"))).run(figs, ctx)
+    assert "Peripapillary atrophy" in fig.panels[0].caption and "Lacquer" not in fig.panels[0].caption
+    assert "Lacquer cracks" in fig.panels[1].caption and "Myopic fundus" in fig.panels[1].caption
