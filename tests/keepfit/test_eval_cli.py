@@ -20,7 +20,7 @@ from keepfit.synthetic import write_mm_dataset
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
-    dataset = write_mm_dataset(root / "ds", n_train=4, n_test=24, seed=3, size=48)
+    dataset = write_mm_dataset(root / "ds", n_train=4, n_test=72, seed=3, size=48)
     torch.manual_seed(0)
     model = KeepFIT.from_config(ModelConfig(vision="tiny-cnn", text_model="tiny-bert", embed_dim=16, image_size=48))
     export = save_pretrained(model, root / "export")
@@ -43,7 +43,7 @@ def test_eval_command_writes_reports_and_prints_a_table(setup):
     lp = json.loads((out / "linear-probe.json").read_text())
     assert len(lp["runs"]) == 2 and lp["config"]["folds"] == 2
     rt = json.loads((out / "retrieval.json").read_text())
-    assert rt["n"] == 24 and 0 <= rt["i2t_R@1"] <= 1
+    assert rt["n"] == 72 and 0 <= rt["i2t_R@1"] <= 1
     assert "R@1" in result.output and "linear-probe" in result.output
 
     # the reports feed the model card of an export
