@@ -60,10 +60,12 @@ def open_book(path: Path, book: str, password: str | None = None) -> tuple[pymup
     if doc.needs_pass:
         if not password:
             doc.close()
-            raise BookError(book, "encrypted: the PDF needs a password (set books.<file>.password in the recipe)")
+            raise BookError(book, "encrypted: the PDF needs a password (set books.<file>.password in the recipe "
+                                  "or MMRETINAL_PDF_PASSWORD)")
         if not doc.authenticate(password):
             doc.close()
-            raise BookError(book, "encrypted: the password given in the recipe is wrong")
+            raise BookError(book, "encrypted: the password given in the recipe is wrong"
+                                  " (or in MMRETINAL_PDF_PASSWORD)")
     tail = _tail(path)
     repaired = bool(doc.is_repaired)
     if b"%%EOF" not in tail and repaired:

@@ -3,9 +3,9 @@
 On a scanned page the whole page is one image, so pictures and charts have to be found in the pixels:
 
 1. a reduced grey copy (~100 dpi) is split into ink and paper (the paper level is read from the page
-   margins, so tinted paper is paper);
-2. the boxes of recognised words are blanked where they lie on paper (a word printed on a photograph is
-   part of it and stays);
+   margins, so tinted paper is paper; a page without paper margins, a picture filling it, has no regions);
+2. the running text OCR read (paragraphs, captions) is blanked where it lies on paper; short labels stay
+   as ink and join the figure they sit next to, and text printed on a photograph is part of it;
 3. a closing joins the strokes of a chart and fills the gaps of a photograph; connected components of
    figure size are kept, nested and overlapping ones merged; small ink beside them that OCR did not read
    (tick labels of a chart with faint axes) joins them;
@@ -40,6 +40,7 @@ class RegionConfig:
     min_ink: float = 0.03  # share of a region's box that must be ink (a lone frame or axes are not a figure)
     merge_gap: float = 2.0  # regions closer than this are one
     absorb: float = 18.0  # small unread ink this close to a region, beside it, is its label
+    min_paper: int = 160  # grey level the page margins must reach to be paper
 
 
 def paper_level(gray: np.ndarray) -> int:
@@ -58,14 +59,18 @@ def ink_mask(gray: np.ndarray, contrast: int) -> np.ndarray:
 
 def find_regions(gray: np.ndarray, dpi: float, text_boxes: Sequence[BBox], cfg: RegionConfig | None = None,
                  ) -> list[BBox]:
-    """Figure regions (page points) on a grey render at ``dpi``; ``text_boxes`` are word boxes in points."""
+    """Figure regions (page points) on a grey render at ``dpi``; ``text_boxes`` (points) cover running text."""
     cfg = cfg or RegionConfig()
     f = max(1, round(dpi / WORK_DPI))
     small = cv2.resize(gray, (gray.shape[1] // f, gray.shape[0] // f), interpolation=cv2.INTER_AREA) if f > 1 \
         else gray
     ppt = (dpi / f) / 72.0  # pixels of the reduced copy per point
+    if paper_level(small) < cfg.min_paper:
+        return []  # no paper around the page: a picture filling the page, not a printed page with figures
     ink = ink_mask(small, cfg.ink_contrast)
     h, w = ink.shape
+    near_text = np.zeros_like(ink)  # around blanked text: leftover specks there are text, not labels
+    m = int(round(2 * ppt))
     for b in text_boxes:
         x0, y0 = max(0, int(b[0] * ppt) - 1), max(0, int(b[1] * ppt) - 1)
         x1, y1 = min(w, int(np.ceil(b[2] * ppt)) + 1), min(h, int(np.ceil(b[3] * ppt)) + 1)
@@ -73,6 +78,7 @@ def find_regions(gray: np.ndarray, dpi: float, text_boxes: Sequence[BBox], cfg: 
             continue
         if ink[y0:y1, x0:x1].mean() <= cfg.text_fill:
             ink[y0:y1, x0:x1] = 0
+            near_text[max(0, y0 - m):y1 + m, max(0, x0 - m):x1 + m] = 1
     k = max(1, int(round(cfg.close * ppt)))
     closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
@@ -83,8 +89,9 @@ def find_regions(gray: np.ndarray, dpi: float, text_boxes: Sequence[BBox], cfg: 
     for i in range(1, n):
         x, y, bw, bh, a = (int(v) for v in stats[i])
         if bw < min_px or bh < min_px:
-            if bw < min_px and bh < min_px and a >= 3 and max(bw, bh) <= 6 * min(bw, bh) + 2:
-                # label-like: not a piece of a rule, not a speck of noise
+            if bw < min_px and bh < min_px and a >= 3 and max(bw, bh) <= 6 * min(bw, bh) + 2 \
+                    and not near_text[y:y + bh, x:x + bw].any():
+                # label-like: not a piece of a rule, not a speck of noise, not what is left of masked text
                 small.append((float(x), float(y), float(x + bw), float(y + bh)))
             continue
         own = ink[y:y + bh, x:x + bw] & (labels[y:y + bh, x:x + bw] == i)

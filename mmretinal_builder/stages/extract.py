@@ -31,11 +31,25 @@ from ..captions import DEFAULT_FIGURE_CUES, DEFAULT_TABLE_CUES, Caption, Caption
 from ..errors import BookError, BuilderError
 from ..geometry import BBox, area, clip, intersection, rounded, union
 from ..io import sha256_file
+from ..limits import (
+    PageTimeout,
+    active_content_warnings,
+    book_password,
+    memory_limit,
+    mupdf_warnings,
+    over_pixel_budget,
+    pages_to_read,
+    pixel_budget_warning,
+    quiet_mupdf,
+    reset_mupdf_warnings,
+    time_limit,
+)
 from ..pairing import CaptionRef, Match, PageItems, PairingConfig, pair_book
 from ..pdf.born_digital import PDF_ERRORS, build_page_model, open_book
 from ..pdf.candidates import Candidate, CandidateConfig, build_candidates, table_regions
 from ..pdf.crops import FigureImage, native_image, render_region, turn_image
 from ..pdf.layout import DocStats, document_stats, furniture_keys, mark_decorations, mark_scans, page_layout
+from ..pdf.ocr import DEFAULT_LANG, OcrConfig, OcrError, default_workers, ocr_models, ocr_rule  # OCR hook
 from ..pdf.page_model import PageModel
 from ..pdf.rotation import box_to_page, reading_turn, turn_model
 from ..pdf.text_layer import classify_text_layer
@@ -62,6 +76,17 @@ class ExtractParams(Params):
     cross_page: bool = Field(True, description="pair figures and captions left alone on neighbouring pages")
     native_tolerance: float = Field(3.0, ge=0, description="points a figure box may exceed its single image "
                                                            "and still use the image's own pixels")
+    # --- OCR hook (issue 4, mmretinal_builder/pdf/ocr.py) ---
+    ocr: bool = Field(True, description="read pages without a usable text layer (scans, broken encodings) by OCR")
+    ocr_lang: str = Field(DEFAULT_LANG, description="Tesseract languages, e.g. eng+chi_sim")
+    ocr_dpi: float = Field(300.0, ge=100, le=600, description="resolution pages are rendered at for OCR")
+    ocr_workers: int | None = Field(None, ge=1, description="OCR processes (default: CPU count, at most 4)")
+    # limits for untrusted files (mmretinal_builder.limits, docs/reliability.md)
+    max_pages: int = Field(5000, ge=1, description="pages read per book; longer books are cut, with a warning")
+    max_image_pixels: int = Field(150_000_000, ge=1_000_000,
+                                  description="images declaring more pixels are never decoded (warning)")
+    page_timeout_s: float = Field(300.0, ge=0, description="a page taking longer is skipped (warning); 0: no limit")
+    max_memory_mb: int = Field(0, ge=0, description="address space a book's extraction may add (Linux); 0: no limit")
 
 
 class ExtractStage(Stage):
@@ -91,30 +116,49 @@ class ExtractStage(Stage):
             raise BuilderError("the extract stage must come first in a recipe: it got items from an earlier stage")
         if ctx.book_path is None or ctx.book is None:
             raise BuilderError("the extract stage runs per book and needs ctx.book_path")
-        doc, warnings = open_book(ctx.book_path, ctx.book, ctx.book_meta.get("password"))
-        try:
-            for w in warnings:
-                ctx.warn(w)
-            book_sha = sha256_file(ctx.book_path)
-            models = self._read_pages(doc, ctx)
-            return self._extract(doc, models, book_sha, ctx)
-        finally:
-            doc.close()
+        quiet_mupdf()
+        reset_mupdf_warnings()
+        # scipy (pairing) loads OpenBLAS lazily; it must not start under the limit
+        with memory_limit(self.params.max_memory_mb, preload=("scipy.optimize",)):
+            doc, warnings = open_book(ctx.book_path, ctx.book, book_password(ctx.book_meta))
+            try:
+                for w in [*warnings, *active_content_warnings(doc)]:
+                    ctx.warn(w)
+                book_sha = sha256_file(ctx.book_path)
+                models = self._read_pages(doc, ctx)
+                out = self._extract(doc, models, book_sha, ctx)
+            finally:
+                doc.close()
+        repaired = mupdf_warnings()  # broken fonts, bad objects: what MuPDF repaired while reading
+        if repaired:
+            ctx.warn(repaired)
+        return out
 
     def _read_pages(self, doc: pymupdf.Document, ctx: Context) -> list[PageModel]:
         models: list[PageModel] = []
         digests: dict[int, bytes] = {}
-        n = doc.page_count
+        n, cut = pages_to_read(doc.page_count, self.params.max_pages)
+        if cut:
+            ctx.warn(cut)
         failed = 0
+        first_problem = ""
         for i in range(n):
             try:
-                page = doc.load_page(i)
-                model = build_page_model(page, digests)
-                model.text_layer = classify_text_layer(model, ctx.book_meta.get("lang"))
-                model = self.recover_text(page, model, ctx)
-            except PDF_ERRORS as e:
+                with time_limit(self.params.page_timeout_s, f"page {i + 1}"):
+                    page = doc.load_page(i)
+                    model = build_page_model(page, digests)
+                    self._drop_huge_images(model, ctx)
+                    model.text_layer = classify_text_layer(model, ctx.book_meta.get("lang"))
+                    model = self.recover_text(page, model, ctx)
+            except (*PDF_ERRORS, PageTimeout, MemoryError) as e:
                 failed += 1
-                ctx.warn(f"page {i + 1}: unreadable, skipped ({e})")
+                if isinstance(e, PageTimeout):
+                    ctx.warn(f"{e}: skipped (extract.page_timeout_s)")
+                    ctx.count("pages:timeout")
+                else:
+                    why = "out of memory (extract.max_memory_mb)" if isinstance(e, MemoryError) else e
+                    ctx.warn(f"page {i + 1}: unreadable, skipped ({why})")
+                first_problem = first_problem or ctx.warnings[-1]
                 ctx.count("pages:failed")
                 model = PageModel(number=i + 1, size=(1.0, 1.0), text_layer="none")
             models.append(model)
@@ -122,8 +166,40 @@ class ExtractStage(Stage):
             if ctx.progress is not None and (i % 10 == 9 or i == n - 1):
                 ctx.progress(i + 1, n)
         if failed == n:
-            raise BookError(ctx.book or "?", f"damaged: none of its {n} pages can be read")
+            raise BookError(ctx.book or "?", f"damaged: none of its {n} pages can be read ({first_problem})")
+        self._ocr(models, ctx)  # OCR hook (issue 4)
         return models
+
+    def _ocr(self, models: list[PageModel], ctx: Context) -> None:
+        """OCR hook (issue 4): pages whose text layer is ``none`` or ``broken`` get OCR lines and, on scans,
+        figure regions (:func:`~mmretinal_builder.pdf.ocr.ocr_models`), in a process pool when
+        ``ocr_workers`` > 1."""
+        p = self.params
+        if not p.ocr or ctx.book_path is None or all(m.text_layer == "ok" for m in models):
+            return
+        workers = p.ocr_workers or default_workers()
+        try:
+            cfg = OcrConfig(lang=p.ocr_lang, dpi=p.ocr_dpi, timeout=p.page_timeout_s)  # Tesseract per page
+            results = ocr_models(ctx.book_path, models, cfg, workers, ctx.progress)
+        except OcrError as e:
+            raise BookError(ctx.book or "?", f"pages without a usable text layer need OCR: {e}") from None
+        for r in results:
+            if r.error is not None:
+                ctx.warn(f"page {r.number}: OCR failed ({r.error})")
+                ctx.count("pages:ocr-failed")
+        ctx.count("pages:ocr", sum(1 for r in results if r.error is None))
+
+    def _drop_huge_images(self, model: PageModel, ctx: Context) -> None:
+        """Images over the pixel budget (decompression bombs) are left out before anything decodes them."""
+        budget = self.params.max_image_pixels
+        keep = []
+        for im in model.images:
+            if over_pixel_budget(im.width_px, im.height_px, budget):
+                ctx.warn(pixel_budget_warning(model.number, im.width_px, im.height_px, budget))
+                ctx.count("images:over-pixel-budget")
+            else:
+                keep.append(im)
+        model.images = keep
 
     def _extract(self, doc: pymupdf.Document, models: list[PageModel], book_sha: str, ctx: Context) -> list[Figure]:
         p = self.params
@@ -148,7 +224,13 @@ class ExtractStage(Stage):
         cands: list[list[Candidate]] = []
         pages: list[PageItems] = []
         for m in frames:
-            caps, cs, items = self._analyse_page(m, stats, furniture, vocab, finder, cand_cfg, ctx)
+            try:
+                with time_limit(self.params.page_timeout_s, f"page {m.number} (layout)"):
+                    caps, cs, items = self._analyse_page(m, stats, furniture, vocab, finder, cand_cfg, ctx)
+            except PageTimeout as e:
+                ctx.warn(f"{e}: skipped (extract.page_timeout_s)")
+                ctx.count("pages:timeout")
+                caps, cs, items = [], [], PageItems(page=m.number, size=m.size, figures=[], captions=[], prose=[])
             captions.append(caps)
             cands.append(cs)
             pages.append(items)
@@ -165,6 +247,8 @@ class ExtractStage(Stage):
                 continue
             fig = self._figure(doc, models[fk], turns[fk], [cands[fk][i] for i in mt.figures], cap,
                                (turns[ck], models[ck].size), mt, book_sha, ctx)
+            if fig is not None and models[ck].text_layer != "ok":  # OCR hook (issue 4): caption read by OCR
+                fig.provenance.caption_rule = f"ocr:{fig.provenance.caption_rule}"
             if fig is not None:
                 out.append(fig)
         self._report_leftovers(models, turns, cands, captions, free_f, free_c, ctx)
@@ -268,6 +352,8 @@ class ExtractStage(Stage):
             rule = img.rule if img.rule != "region-render" else "embedded-raster+overlay"
         else:
             rule = "vector-cluster"
+        if model.text_layer != "ok":  # OCR hook (issue 4): the page was read by OCR
+            rule = ocr_rule(rule, [model.images[i] for i in image_ids])
         bbox = rounded(box)
         scores = {"pair_cost": mt.cost, "parts": float(len(pictures)), "rendered": float(img.rule == "region-render"),
                   **({"reading_turn": float(turn)} if turn else {})}
