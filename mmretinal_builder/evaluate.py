@@ -33,6 +33,7 @@ import numpy as np
 from .errors import BuilderError
 from .geometry import iou
 from .io import atomic_write_text, iter_jsonl, read_json
+from .schema import MODALITIES
 
 _TABLE_LABEL = re.compile(r"^\s*(Table|TABLE|Tab\.|TAB\.|Tabla|Tabelle|Tableau|表)")
 
@@ -179,8 +180,25 @@ def evaluate_document(doc: dict[str, Any], preds: list[dict[str, Any]], iou_thre
         "retinal_gt": len(ret), "retinal_tp": ret_tp, "retinal_pairs_right": ret_pairs, "retinal_pred": ret_pred,
         "tables_as_figures": as_tables,
     }
+    modality = [(gm, preds[i]["modality"]) for i, j, _ in matches
+                if (gm := _gt_modality(gts[j])) and preds[i].get("modality") in MODALITIES]
     return {"id": doc["id"], **_metrics(counts), "counts": counts, "matches": details, "missed": missed,
-            "spurious": spurious}
+            "spurious": spurious, "modality_pairs": modality}
+
+
+def _gt_modality(g: dict[str, Any]) -> str | None:
+    """The ground truth's modality class ("CFP (pathologic myopia)" -> CFP); None for mixed or unknown."""
+    head = str(g.get("modality") or "").split(" ")[0].strip()
+    return head if head in MODALITIES else None
+
+
+def modality_report(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Confusion matrix ({true: {predicted: n}}) and accuracy of the modality of matched figures."""
+    cm = {a: dict.fromkeys(MODALITIES, 0) for a in MODALITIES}
+    for truth, pred in pairs:
+        cm[truth][pred] += 1
+    right = sum(cm[m][m] for m in MODALITIES)
+    return {"n": len(pairs), "accuracy": round(right / len(pairs), 4) if pairs else None, "confusion": cm}
 
 
 def _metrics(c: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +230,8 @@ def evaluate(gt_docs: Iterable[dict[str, Any]], predictions: dict[str, list[dict
     known = {d["id"] for d in docs}
     return {
         "iou_threshold": iou_threshold,
-        "overall": {**_metrics(total), "counts": {k: round(v, 4) for k, v in total.items()}},
+        "overall": {**_metrics(total), "counts": {k: round(v, 4) for k, v in total.items()},
+                    "modality": modality_report([tuple(p) for d in docs for p in d["modality_pairs"]])},
         "documents": docs,
         "unknown_books": sorted(b for b in predictions if b not in known),
     }

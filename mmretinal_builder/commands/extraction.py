@@ -52,6 +52,17 @@ def print_report(result: dict[str, Any]) -> None:
         row(d["id"], d)
     row("OVERALL", result["overall"], style="bold")
     console.print(table)
+    mod = result["overall"].get("modality") or {}
+    if mod.get("n"):
+        cm = Table(title=f"modality of matched figures: accuracy {mod['accuracy']:.3f} (n={mod['n']}); "
+                         "rows = ground truth")
+        names = list(mod["confusion"])
+        cm.add_column("truth \\ predicted")
+        for n in names:
+            cm.add_column(n, justify="right")
+        for t in names:
+            cm.add_row(t, *(str(mod["confusion"][t][p]) for p in names))
+        console.print(cm)
     if result.get("unknown_books"):
         console.print(f"[yellow]books in the run but not in the ground truth:[/] {', '.join(result['unknown_books'])}")
 
