@@ -1,0 +1,262 @@
+"""Split one raster into panels along white or black gutters: a recursive XY-cut on projection profiles.
+
+A *gutter* is a run of rows (or columns) that crosses the **whole** current region and is near-uniform
+white or near-uniform black, at least a few pixels thick, strictly inside the region. A cut is only made
+when the pieces it leaves are plausible images themselves (big enough, not blank); thin, mostly empty
+pieces are *label strips* (a row of burned-in letters under the panels), kept aside for OCR. A single
+photograph has no such gutter: the dark surround of a fundus photo touches the frame (it is a margin,
+trimmed) and never crosses the picture, so it is never split.
+
+Boxes are pixels ``(x0, y0, x1, y1)`` with exclusive ends, origin top-left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import cv2
+import numpy as np
+
+from .black_canvas import claim_corner_letters, extend_on_black, share_black_gaps
+from .deskew import estimate_skew, hull_back
+from .masks import BLACK, CONTENT, WHITE, Masks, PxBox, SplitParams, line_classes, line_runs, masks
+
+__all__ = ["PxBox", "SplitParams", "SplitResult", "reading_order", "split_raster"]
+
+
+@dataclass
+class SplitResult:
+    """Panels in reading order, and the label strips that were left out of them."""
+
+    panels: list[PxBox] = field(default_factory=list)
+    strips: list[PxBox] = field(default_factory=list)
+
+
+def _inner_runs(runs: list[tuple[int, int, int]], margin: frozenset[int]) -> tuple[int, int]:
+    """Index range of ``runs`` left after dropping margin runs at both ends; a 1-2 line sliver of content
+    next to a margin (a JPEG edge, the clipped top of a glyph) goes with the margin."""
+
+    def sliver(k: int) -> bool:
+        return runs[k][2] == CONTENT and runs[k][1] - runs[k][0] <= 2
+
+    lo, hi = 0, len(runs)
+    while lo < hi and (runs[lo][2] in margin or sliver(lo) and lo + 1 < hi and runs[lo + 1][2] in margin):
+        lo += 1
+    while hi > lo and (runs[hi - 1][2] in margin or sliver(hi - 1) and hi - 2 > lo and runs[hi - 2][2] in margin):
+        hi -= 1
+    return lo, hi
+
+
+def _trim(m: Masks, box: PxBox, p: SplitParams, margin: frozenset[int]) -> PxBox | None:
+    """Drop background margins of the classes in ``margin`` on all four sides; None when nothing is left.
+
+    On a white canvas only white is a margin: a fundus photo's own black surround stays in its box.
+    """
+    for _ in range(3):
+        before = box
+        for axis in (0, 1):
+            x0, y0, x1, y1 = box
+            runs = line_runs(line_classes(m, box, axis, p.gutter_fill))
+            lo, hi = _inner_runs(runs, margin)
+            if lo >= hi:
+                return None
+            a, b = runs[lo][0], runs[hi - 1][1]
+            box = (x0, y0 + a, x1, y0 + b) if axis == 0 else (x0 + a, y0, x0 + b, y1)
+        if box == before:
+            break
+    return box
+
+
+def _ink(m: Masks, box: PxBox) -> float:
+    x0, y0, x1, y1 = box
+    bg = m.white[y0:y1, x0:x1] | m.black[y0:y1, x0:x1]
+    return float(1.0 - bg.mean()) if bg.size else 0.0
+
+
+def _std(m: Masks, box: PxBox) -> float:
+    x0, y0, x1, y1 = box
+    g = m.gray[y0:y1, x0:x1]
+    return float(g.std()) if g.size else 0.0
+
+
+def _sub(box: PxBox, axis: int, a: int, b: int) -> PxBox:
+    """The slice ``[a, b)`` of ``box`` along ``axis`` (0: rows, 1: columns), in region-relative lines."""
+    x0, y0, x1, y1 = box
+    return (x0, y0 + a, x1, y0 + b) if axis == 0 else (x0 + a, y0, x0 + b, y1)
+
+
+def _canvas_is_white(m: Masks, p: SplitParams) -> bool:
+    """A figure is on a white canvas when any full row or column is white (photographs never are)."""
+    box = (0, 0, m.gray.shape[1], m.gray.shape[0])
+    for axis in (0, 1):
+        runs = line_runs(line_classes(m, box, axis, p.gutter_fill))
+        if any(c == WHITE and e - s >= p.min_gutter_px for s, e, c in runs):
+            return True
+    return False
+
+
+class _Splitter:
+    def __init__(self, img: np.ndarray, p: SplitParams) -> None:
+        self.p = p
+        self.m = masks(img, p)
+        self.h, self.w = self.m.gray.shape
+        self.white_canvas = _canvas_is_white(self.m, p)
+        self.margin = frozenset({WHITE}) if self.white_canvas else frozenset({WHITE, BLACK})
+        self.strips: list[PxBox] = []
+
+    def min_extent(self, axis: int) -> float:
+        full = self.h if axis == 0 else self.w
+        return max(self.p.min_panel_px, self.p.min_panel_frac * full)
+
+    def kind(self, box: PxBox, axis: int, neighbour_extent: int) -> str:
+        """'panel', 'strip' (thin, mostly empty: burned-in labels), 'blank' or 'junk' (merge it back)."""
+        extent = box[3] - box[1] if axis == 0 else box[2] - box[0]
+        ink = _ink(self.m, box)
+        if ink < self.p.min_ink:
+            return "blank"
+        if extent >= self.min_extent(axis) and _std(self.m, box) >= self.p.min_content_std \
+                and ink >= self.p.min_panel_ink:
+            return "panel"
+        if extent <= self.p.strip_frac * neighbour_extent and ink <= self.p.strip_max_ink:
+            return "strip"
+        return "junk"
+
+    def gutters(self, box: PxBox, axis: int) -> list[tuple[int, int, bool]]:
+        """Interior gutters ``(start, end, black_only)`` across ``axis`` (region-relative lines).
+
+        Adjacent white and black runs form one gutter; on a white canvas its black parts are the
+        neighbouring photos' own surround, so the cut keeps them in the panels.
+        """
+        across = box[2] - box[0] if axis == 0 else box[3] - box[1]
+        min_gutter = max(self.p.min_gutter_px, self.p.min_gutter_frac * across, 1)
+        runs = line_runs(line_classes(self.m, box, axis, self.p.gutter_fill))
+        units: list[list[tuple[int, int, int]]] = []
+        joinable = False  # the previous run was background, or a 1-2 line JPEG edge right after one
+        for run in runs:
+            if run[2] == CONTENT:
+                joinable = joinable and run[1] - run[0] <= 2
+                continue
+            if units and joinable:
+                units[-1].append(run)
+            else:
+                units.append([run])
+            joinable = True
+        out = []
+        for unit in units:
+            start, end = unit[0][0], unit[-1][1]
+            if start <= 2 or end >= runs[-1][1] - 2 or end - start < min_gutter:
+                continue  # margins (maybe behind a 1-2 line JPEG edge) are trimmed, not cut
+            whites = [r for r in unit if r[2] == WHITE]
+            if self.white_canvas and whites:
+                start, end = whites[0][0], whites[-1][1]
+            out.append((start, end, not whites))
+        return out
+
+    def cut(self, box: PxBox, axis: int) -> tuple[list[PxBox], list[PxBox]] | None:
+        """Pieces (panels, strips) of ``box`` cut across ``axis``; None when no valid cut exists."""
+        extent = box[3] - box[1] if axis == 0 else box[2] - box[0]
+        found = self.gutters(box, axis)
+        gutters = [(s, e) for s, e, _ in found]
+        black = [b and self.white_canvas for _, _, b in found]
+        while gutters:
+            bounds = [0] + [g for gut in gutters for g in gut] + [extent]
+            pieces = [_sub(box, axis, bounds[2 * i], bounds[2 * i + 1]) for i in range(len(gutters) + 1)]
+            extents = [bounds[2 * i + 1] - bounds[2 * i] for i in range(len(pieces))]
+            kinds = []
+            for i, piece in enumerate(pieces):
+                neigh = max([extents[j] for j in (i - 1, i + 1) if 0 <= j < len(pieces)], default=0)
+                kinds.append(self.kind(piece, axis, neigh))
+            bad = [i for i, k in enumerate(kinds) if k == "junk"]
+            # On a white canvas a black-only gutter is a photo's own surround, unless it separates two
+            # panels (a letter burned into the surround must not cut the photo's edge off).
+            bad += [i for i, k in enumerate(kinds) if k != "panel" and any(
+                black[j] for j in (i - 1, i) if 0 <= j < len(gutters))]
+            if not bad:
+                panels = [pc for pc, k in zip(pieces, kinds, strict=True) if k == "panel"]
+                strips = [pc for pc, k in zip(pieces, kinds, strict=True) if k in ("strip", "blank")]
+                if panels and (len(panels) >= 2 or strips):
+                    return panels, strips
+                return None
+            # A piece that is no panel merges back: remove its black-only, else thinner, gutter.
+            i = min(bad)
+            cand = [j for j in (i - 1, i) if 0 <= j < len(gutters)]
+            j = min(cand, key=lambda k: (not black[k], gutters[k][1] - gutters[k][0], k))
+            del gutters[j]
+            del black[j]
+        return None
+
+    def split(self, box: PxBox, depth: int) -> list[PxBox]:
+        trimmed = _trim(self.m, box, self.p, self.margin)
+        if trimmed is None:
+            return []
+        box = trimmed
+        if depth >= self.p.max_depth:
+            return [box]
+        for axis in (0, 1):  # rows first: reading order is rows top to bottom, then left to right
+            res = self.cut(box, axis)
+            if res is None:
+                continue
+            panels, strips = res
+            for strip in strips:
+                t = _trim(self.m, strip, self.p, frozenset({WHITE, BLACK}))
+                if t is not None:
+                    self.strips.append(t)
+            out: list[PxBox] = []
+            for piece in panels:
+                out.extend(self.split(piece, depth + 1))
+            return out
+        return [box]
+
+
+def reading_order(boxes: list[tuple[float, float, float, float]]) -> list[int]:
+    """Indices of ``boxes`` in reading order: rows top to bottom (a box joins a row it overlaps
+    vertically by half its height or the row's first box's), then left to right."""
+    rows: list[list[int]] = []
+    for i in sorted(range(len(boxes)), key=lambda k: (boxes[k][1], boxes[k][0])):
+        b = boxes[i]
+        for row in rows:
+            f = boxes[row[0]]
+            overlap = min(b[3], f[3]) - max(b[1], f[1])
+            if overlap >= 0.5 * min(b[3] - b[1], f[3] - f[1]):
+                row.append(i)
+                break
+        else:
+            rows.append([i])
+    rows.sort(key=lambda r: min(boxes[k][1] for k in r))
+    return [k for row in rows for k in sorted(row, key=lambda k: (boxes[k][0], boxes[k][1]))]
+
+
+def split_raster(img: np.ndarray, params: SplitParams | None = None, region: PxBox | None = None) -> SplitResult:
+    """Panels of ``img`` (or of ``region`` inside it) in reading order; one box when it does not split.
+
+    A region whose gutters run slightly askew (a scanned page) is also split deskewed; when that finds
+    more panels (or as many, at a clear angle), its boxes are used, mapped back (axis-aligned hulls of
+    the rotated boxes).
+    """
+    p = params or SplitParams()
+    s = _Splitter(img, p)
+    box = region if region is not None else (0, 0, s.w, s.h)
+    x0, y0, x1, y1 = box
+    if not (0 <= x0 < x1 <= s.w and 0 <= y0 < y1 <= s.h):
+        raise ValueError(f"region {box} is not inside the {s.w}x{s.h} image")
+    panels = s.split(box, 0)
+    if p.max_skew_deg > 0:
+        crop = img[y0:y1, x0:x1]
+        angle = estimate_skew(crop, p)
+        if angle:
+            h, w = crop.shape[:2]
+            rot = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
+            straight = cv2.warpAffine(crop, rot, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            res = split_raster(straight, replace(p, max_skew_deg=0.0))
+            # as many panels as straight: only a clear skew (scans are 0.5-2 degrees off) is worth it
+            if len(res.panels) > max(1, len(panels)) or len(res.panels) == len(panels) >= 2 and abs(angle) >= 0.5:
+                inv = cv2.invertAffineTransform(rot)
+                return SplitResult(panels=[hull_back(b, inv, w, h, (x0, y0)) for b in res.panels],
+                                   strips=[hull_back(b, inv, w, h, (x0, y0)) for b in res.strips])
+    if len(panels) >= 2:
+        panels, soft = extend_on_black(s.m, panels, box, p.gutter_fill, p.min_gutter_px)
+        panels = share_black_gaps(s.m, panels, soft, p.gutter_fill, p.min_gutter_px)
+        panels = claim_corner_letters(s.m, panels, s.strips, p.gutter_fill)
+        # a grid cut into columns first (its row gutters too faint) still reads row by row
+        panels = [panels[k] for k in reading_order([tuple(map(float, b)) for b in panels])]
+    return SplitResult(panels=panels, strips=s.strips)
