@@ -67,6 +67,28 @@ def print_report(result: dict[str, Any]) -> None:
         console.print(f"[yellow]books in the run but not in the ground truth:[/] {', '.join(result['unknown_books'])}")
 
 
+def panel_metrics(gt: Path, run_dir: Path) -> dict | None:
+    """Panel metrics when the run went through the panels stage and the ground truth has panel boxes."""
+    from ..panels.evaluate import evaluate_panels
+
+    figures = (run_dir / "figures.jsonl").read_text(encoding="utf-8")
+    if '"panels": [{' not in figures:
+        return None  # no panels stage in this run (e.g. --pdfs builds the extract stage only)
+    res = evaluate_panels(gt, run_dir)
+    table = Table(title="panels (compound figures; matched retinal figures only)")
+    for col in ("count exact", "compound count", "box IoU>=0.9", "labels", "sub-captions", "single false splits"):
+        table.add_column(col, justify="right")
+
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    table.add_row(fmt(res["panel_count_accuracy"]), fmt(res["compound_count_accuracy"]),
+                  fmt(res["panel_iou_ok_rate"]), fmt(res["label_accuracy"]), fmt(res["subcaption_accuracy"]),
+                  f"{res['single_false_splits']} of {res['single_figures']}")
+    console.print(table)
+    return res
+
+
 def register(app: typer.Typer) -> None:
     from ..cli import friendly_errors
 
@@ -101,6 +123,8 @@ def register(app: typer.Typer) -> None:
         else:
             result = evaluate(docs, load_predictions(run), iou_threshold)
         print_report(result)
+        if run is not None:
+            result["panels"] = panel_metrics(gt, run)
         if show_errors:
             for d in result["documents"]:
                 for m in d["missed"]:
