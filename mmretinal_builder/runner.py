@@ -11,7 +11,8 @@ Run-directory layout (documented in ARCHITECTURE.md)::
       images/ab/<sha256>.<ext>  every image once, by content hash
       figures.jsonl            the final records (one figure per line)
       rejects.jsonl            every drop of every stage, with reasons
-      errors.jsonl             books that failed, with the stage and the problem
+      errors.jsonl             the run's report: books that failed (level "error", with the stage and the
+                               problem) and warnings of books that finished (level "warning")
       stats.json               the funnel: per stage, in / kept / dropped by reason
       logs/build.log           timestamps and tracebacks (the only non-deterministic file)
 

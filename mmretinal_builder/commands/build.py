@@ -45,8 +45,10 @@ def register(app: typer.Typer) -> None:
         dataset = result.run_dir / "dataset"
         if dataset.exists():
             console.print(f"  dataset: {dataset}")
-        if result.failed:
-            console.print(f"  errors:  {result.run_dir / 'errors.jsonl'}")
+        warned = result.stats.get("books", {}).get("warned", 0)
+        if result.failed or warned:
+            console.print(f"  errors:  {result.run_dir / 'errors.jsonl'} ({len(result.failed)} books failed, "
+                          f"{warned} with warnings)")
         if (strict and result.failed) or not result.books:
             raise typer.Exit(1)
 
@@ -73,10 +75,15 @@ def register(app: typer.Typer) -> None:
         print_funnel(data, per_book=per_book)
         errors = run_dir / "errors.jsonl"
         if errors.exists() and errors.stat().st_size:
-            console.print(f"[red]failed books:[/] see {errors}")
-            for line in errors.read_text(encoding="utf-8").splitlines():
-                e = json.loads(line)
-                console.print(f"  {e['book']} [{e.get('stage', '?')}]: {e['error']}")
+            lines = [json.loads(line) for line in errors.read_text(encoding="utf-8").splitlines() if line.strip()]
+            # errors.jsonl holds failed books (level error) and warnings of books that finished (level warning)
+            for level, title in (("error", "[red]failed books:[/]"), ("warning", "[yellow]warnings:[/]")):
+                rows = [e for e in lines if e.get("level", "error") == level]
+                if rows:
+                    console.print(f"{title} see {errors}")
+                for e in rows:
+                    console.print("  " + escape(f"{e['book']} [{e.get('stage', '?')}]: "
+                                                f"{e.get(level) or e.get('error', '')}"))
 
 
 def print_funnel(data: dict, per_book: bool = False) -> None:

@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
+
+
+@contextlib.contextmanager
+def server_errors(url: str, api_key: str | None) -> Iterator[None]:
+    """A server that cannot be reached or refuses the key is a clear error, not a traceback; the key is
+    scrubbed from whatever the client says."""
+    import httpx
+    from label_studio_sdk.core.api_error import ApiError
+
+    from ..errors import BuilderError
+
+    try:
+        yield
+    except (httpx.HTTPError, ApiError) as e:
+        detail = f"HTTP {e.status_code}: {e.body}" if isinstance(e, ApiError) else f"{type(e).__name__}: {e}"
+        if api_key:
+            detail = detail.replace(api_key, "***")
+        raise BuilderError(f"Label Studio at {url}: {detail}") from None
 
 
 def register(app: typer.Typer) -> None:
@@ -36,8 +56,10 @@ def register(app: typer.Typer) -> None:
         """Create or update one task per figure (idempotent: unchanged pairs are left alone)."""
         from ..review.labelstudio import LabelStudioProject, api_key_from_env, push
 
-        proj = LabelStudioProject(url, api_key_from_env(api_key), project, label_config)
-        rep = push(run_dir, proj, _root(document_root))
+        key = api_key_from_env(api_key)
+        with server_errors(url, key):
+            proj = LabelStudioProject(url, key, project, label_config)
+            rep = push(run_dir, proj, _root(document_root))
         typer.echo(f"project {proj.id} '{project}': {rep.created} created, {rep.updated} updated, "
                    f"{rep.unchanged} unchanged")
 
@@ -71,8 +93,10 @@ def register(app: typer.Typer) -> None:
             except BuilderError as e:
                 raise BuilderError(f"{from_export}: {e}") from None
         elif url:
-            proj = LabelStudioProject(url, api_key_from_env(api_key), project)
-            seen, new = pull_from_server(run_dir, proj, store)
+            key = api_key_from_env(api_key)
+            with server_errors(url, key):
+                proj = LabelStudioProject(url, key, project)
+                seen, new = pull_from_server(run_dir, proj, store)
         else:
             raise BuilderError("pull needs --url (a server) or --from-export (an export file)")
         typer.echo(f"{seen} decisions read, {new} new stored in {decisions}")

@@ -43,8 +43,15 @@ class RayExecutor:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
-                    pending.pop(ref)
-                    result: BookResult = ray.get(ref)
+                    job = pending.pop(ref)
+                    try:
+                        result: BookResult = ray.get(ref)
+                    except ray.exceptions.RayError as e:
+                        # the task's process died on every try (a crash inside a library, killed for memory):
+                        # that book's error, the other books go on (as with the local executor)
+                        result = BookResult(job.name, False, job.prev_fingerprint, job.prev_index, error={
+                            "book": job.name, "stage": "worker",
+                            "error": f"the Ray task died while processing this book ({type(e).__name__})"})
                     if progress:
                         for run in result.runs:
                             progress(result.name, run.stage, -1, -1)

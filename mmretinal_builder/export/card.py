@@ -8,6 +8,7 @@ reproducible.
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ..io import atomic_write_bytes
 from ..schema import COLUMNS, MODALITIES, hf_features
 
 #: License identifiers the Hub accepts in card metadata (huggingface.co/docs/hub/repositories-licenses).
@@ -315,7 +317,9 @@ def write_plots(facts: CardFacts, plots_dir: Path) -> dict[str, str]:
 
     def save(fig: Any, name: str, title: str) -> None:
         fig.tight_layout()
-        fig.savefig(plots_dir / name, dpi=100, metadata=meta)
+        buf = io.BytesIO()  # through a buffer: the plot file is written atomically like every output
+        fig.savefig(buf, format="png", dpi=100, metadata=meta)
+        atomic_write_bytes(plots_dir / name, buf.getvalue())
         plt.close(fig)
         out[title] = f"{plots_dir.name}/{name}"
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..io import atomic_write_bytes, atomic_write_text
 from .atlas import BOOKS, BookDef, compose_book, save_pdf
 from .corrupt import break_text, scan
 from .figures import ImageOptions
@@ -56,13 +57,13 @@ def write_books(out_dir: Path, books: list[BookDef], *, seed: int = 0, figures_p
             raise ValueError(f"{book.name}: unknown variant {book.variant!r}")
         gt["size"] = len(pdf)
         gt["sha256"] = hashlib.sha256(pdf).hexdigest()
-        (out_dir / gt["id"]).write_bytes(pdf)
+        atomic_write_bytes(out_dir / gt["id"], pdf)
         docs.append(gt)
         if show_progress:
             print(f"{gt['id']}: {gt['pages']} pages, {len(gt['figures'])} figures, {len(pdf) / 1e6:.1f} MB, "
                   f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
     gt_path = out_dir / GT_NAME
-    gt_path.write_text(json.dumps(docs, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    atomic_write_text(gt_path, json.dumps(docs, ensure_ascii=False, indent=1) + "\n")
     return gt_path
 
 
