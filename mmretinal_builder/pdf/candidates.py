@@ -1,7 +1,9 @@
 """Figure candidates on a page model: rasters and vector drawings grouped with their in-figure labels.
 
 1. Images that abut (tiles of one picture) are merged into one *picture*.
-2. *Seeds* are pictures and vector clusters of figure size; seeds that touch are merged.
+2. *Seeds* are pictures and vector clusters of figure size; seeds that touch are merged. Pictures that form
+   a regular grid (rows and columns with aligned edges, one small gap) are one seed, even across a column
+   gutter: pairing could otherwise split the grid by column.
 3. *Satellites* — small images, small drawings (arrows, legend swatches), text lines that are neither prose,
    caption nor page furniture — are absorbed into the nearest seed group when close and aligned, as long
    as the grown box covers no caption or prose line and no other group.
@@ -21,6 +23,9 @@ from .page_model import PageModel
 
 TILE_GAP = 1.5  # images closer than this, edge to edge and aligned, are tiles of one picture
 MERGE_GAP = 2.0  # seeds closer than this are one figure
+GRID_EDGE = 1.5  # points: edges of grid cells in one row / column line up within this
+GRID_GAP = 0.12  # x the smaller cell side: the largest gap between neighbouring grid cells ...
+GRID_GAP_BODY = 0.8  # ... and x the body font size: wider gaps are gutters between figures
 
 
 @dataclass
@@ -157,7 +162,19 @@ def build_candidates(model: PageModel, layout: PageLayout, body_size: float, cap
     # 2. seeds
     groups: list[Candidate] = []
     sat_pics: list[int] = []
+    seedable = [r for r in sorted(pictures) if big(pic_boxes[r]) and not tabled(pic_boxes[r])]
+    gridded: set[int] = set()
+    for cells in picture_grids([pic_boxes[r] for r in seedable], GRID_GAP_BODY * body_size):
+        roots = [seedable[k] for k in cells]
+        box = union(pic_boxes[r] for r in roots)
+        if any(_covers(box, p) and not any(_covers(pic_boxes[r], p) for r in roots) for p in protected):
+            continue  # a caption or running text between the cells: not one figure
+        groups.append(Candidate(model.number, box, images=sorted(i for r in roots for i in pictures[r]),
+                                pictures=[pic_boxes[r] for r in roots]))
+        gridded.update(roots)
     for r, members in sorted(pictures.items()):
+        if r in gridded:
+            continue
         box = pic_boxes[r]
         if big(box) and not tabled(box) and sum(1 for p in protected if _covers(box, p, 0.6)) < 2:
             groups.append(Candidate(model.number, box, images=sorted(members), pictures=[box]))
@@ -246,6 +263,94 @@ def build_candidates(model: PageModel, layout: PageLayout, body_size: float, cap
         g.pictures.sort(key=lambda b: (round(b[1], 1), round(b[0], 1)))
     groups.sort(key=lambda g: (round(g.bbox[1], 1), round(g.bbox[0], 1)))
     return groups
+
+
+def picture_grids(boxes: list[BBox], max_gap: float) -> list[list[int]]:
+    """Indices of boxes that form regular grids: rows x columns with every cell filled (2 x 2 or more, or a
+    strip of 3 or more), cells of a row sharing top and bottom and cells of a column sharing left and right,
+    one small gap (at most ``max_gap`` points) throughout.
+
+    Neighbours are linked only at the smallest gap found among them, so two grids set apart by a wider
+    gap (a gutter, a caption) stay apart, and a picture at a larger gap is never pulled in.
+    """
+    def size(b: BBox) -> float:
+        return min(b[2] - b[0], b[3] - b[1])
+
+    def close(a: float, b: float) -> bool:
+        return abs(a - b) <= GRID_EDGE
+
+    links: list[tuple[float, int, int]] = []
+    for i, a in enumerate(boxes):
+        for j in range(i + 1, len(boxes)):
+            b = boxes[j]
+            row = close(a[1], b[1]) and close(a[3], b[3])
+            col = close(a[0], b[0]) and close(a[2], b[2])
+            if row == col:  # neither aligned, or the same box twice
+                continue
+            g = max(b[0] - a[2], a[0] - b[2]) if row else max(b[1] - a[3], a[1] - b[3])
+            if 0 <= g <= min(max_gap, GRID_GAP * min(size(a), size(b))):
+                links.append((g, i, j))
+    if not links:
+        return []
+    # keep the links at the smallest gap of their component (within a tolerance): one gap per grid
+    grids: list[list[int]] = []
+    for comp in _components(len(boxes), links):
+        own = [lk for lk in links if lk[1] in comp]
+        g0 = min(lk[0] for lk in own)
+        tight = [lk for lk in own if lk[0] <= g0 + max(1.0, 0.5 * g0)]
+        for cells in _components(len(boxes), tight):
+            if _full_grid([boxes[k] for k in cells]):
+                grids.append(sorted(cells))
+    return sorted(grids)
+
+
+def _components(n: int, links: list[tuple[float, int, int]]) -> list[list[int]]:
+    """Connected components (with two or more members) of the graph of links over n nodes."""
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for _g, i, j in links:
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    comps: dict[int, list[int]] = {}
+    for _g, i, j in links:
+        for k in (i, j):
+            comps.setdefault(find(k), [])
+            if k not in comps[find(k)]:
+                comps[find(k)].append(k)
+    return [sorted(c) for c in comps.values()]
+
+
+def _full_grid(cells: list[BBox]) -> bool:
+    """Cells fill a rows x columns grid (both >= 2, or a strip of >= 3) whose rows and columns line up."""
+    def bands(starts: list[float]) -> list[float]:
+        out: list[float] = []
+        for v in sorted(starts):
+            if not out or v - out[-1] > GRID_EDGE:
+                out.append(v)
+        return out
+
+    rows, cols = bands([c[1] for c in cells]), bands([c[0] for c in cells])
+    # two pictures side by side are as often two figures as one: pairing decides those
+    two_d = len(rows) >= 2 and len(cols) >= 2
+    if not (two_d or len(cells) >= 3) or len(cells) != len(rows) * len(cols):
+        return False
+    slots = {(min(range(len(rows)), key=lambda k: abs(rows[k] - c[1])),
+              min(range(len(cols)), key=lambda k: abs(cols[k] - c[0]))) for c in cells}
+    if len(slots) != len(cells):
+        return False
+    # every row shares its top and bottom, every column its left and right
+    for lo, hi, starts in ((1, 3, rows), (0, 2, cols)):
+        for band in starts:
+            ends = [c[hi] for c in cells if abs(c[lo] - band) <= GRID_EDGE]
+            if max(ends) - min(ends) > GRID_EDGE:
+                return False
+    return True
 
 
 def _text_box(model: PageModel, layout: PageLayout, box: BBox) -> bool:
