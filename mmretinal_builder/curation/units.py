@@ -9,7 +9,7 @@ figure whose panels are all dropped is itself dropped by the stage.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,3 +92,36 @@ def apply_panel_drops(ctx: Context, fig: Figure, drops: dict[int, tuple[str, str
     top = max(dict.fromkeys(reasons), key=reasons.count)
     ctx.drop(fig, top, "; ".join(f"p{p.index}: {drops[p.index][0]}" for p in fig.panels))
     return False
+
+
+Drop = tuple[str, str | None]  # (reason, detail)
+
+
+def filter_by_unit(items: list[Figure], ctx: Context, judge: Callable[[Unit], Drop | None],
+                   on_kept: Callable[[Figure], None] | None = None) -> list[Figure]:
+    """Judge every unit of every figure (the figure itself, or each of its panels) and keep what passes.
+
+    ``judge`` returns a drop or None. A dropped figure-level unit drops the figure; dropped panels leave the
+    figure (see :func:`apply_panel_drops`). ``on_kept`` runs on each figure that stays.
+    """
+    out = []
+    for n, fig in enumerate(items):
+        drops: dict[int, Drop] = {}
+        fig_drop: Drop | None = None
+        for unit in units(fig):
+            reason = judge(unit)
+            if reason is None:
+                continue
+            if unit.panel is None:
+                fig_drop = reason
+            else:
+                drops[unit.panel.index] = reason
+        if fig_drop is not None:
+            ctx.drop(fig, *fig_drop)
+        elif apply_panel_drops(ctx, fig, drops):
+            if on_kept is not None:
+                on_kept(fig)
+            out.append(fig)
+        if ctx.progress:
+            ctx.progress(n + 1, len(items))
+    return out

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from ..curation.modality import ModalityThresholds, classify_image
 from ..curation.retinal import non_retinal_kind
-from ..curation.units import Unit, apply_panel_drops, load_unit_image, units
+from ..curation.units import Unit, filter_by_unit, load_unit_image
 from ..errors import BuilderError
 from ..schema import Figure
 from ..stage import Context, Params, Stage
@@ -49,26 +49,12 @@ class ClassifyStage(Stage):
 
     def run(self, items: list[Figure], ctx: Context) -> list[Figure]:
         p: ClassifyParams = self.params  # type: ignore[assignment]
-        out = []
-        for n, fig in enumerate(items):
-            drops: dict[int, tuple[str, str | None]] = {}
-            fig_drop: tuple[str, str | None] | None = None
-            for unit in units(fig):
-                reason = self._classify(unit, ctx, p)
-                if reason is not None:
-                    if unit.panel is None:
-                        fig_drop = reason
-                    else:
-                        drops[unit.panel.index] = reason
-            if fig_drop is not None:
-                ctx.drop(fig, *fig_drop)
-            elif apply_panel_drops(ctx, fig, drops):
-                if fig.panels:
-                    self._summarise(fig)
-                out.append(fig)
-            if ctx.progress:
-                ctx.progress(n + 1, len(items))
-        return out
+
+        def summarise(fig: Figure) -> None:
+            if fig.panels:
+                self._summarise(fig)
+
+        return filter_by_unit(items, ctx, lambda unit: self._classify(unit, ctx, p), on_kept=summarise)
 
     def _classify(self, unit: Unit, ctx: Context, p: ClassifyParams) -> tuple[str, str | None] | None:
         """Classify one unit in place; return a drop (reason, detail) or None to keep it."""

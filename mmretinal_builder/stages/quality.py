@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from ..curation.quality import measure, quality_flags
-from ..curation.units import apply_panel_drops, load_unit_image, units
+from ..curation.units import Drop, Unit, filter_by_unit, load_unit_image
 from ..errors import BuilderError
 from ..schema import Figure
 from ..stage import Context, Params, Stage
@@ -36,37 +36,25 @@ class QualityStage(Stage):
     version: ClassVar[str] = "1"
 
     def run(self, items: list[Figure], ctx: Context) -> list[Figure]:
+        return filter_by_unit(items, ctx, lambda unit: self._judge(unit, ctx))
+
+    def _judge(self, unit: Unit, ctx: Context) -> Drop | None:
+        """Measure one unit, record its flags; return a drop when a flag in ``drop`` fired."""
         p: QualityParams = self.params  # type: ignore[assignment]
-        out = []
-        for n, fig in enumerate(items):
-            drops: dict[int, tuple[str, str | None]] = {}
-            fig_drop: tuple[str, str | None] | None = None
-            for unit in units(fig):
-                try:
-                    img = load_unit_image(ctx, unit)
-                except BuilderError as e:
-                    ctx.warn(str(e))
-                    reason: tuple[str, str | None] | None = ("image-unreadable", str(e))
-                else:
-                    m = measure(img)
-                    flags = quality_flags(m, min_side=p.min_side, min_std=p.min_std,
-                                          min_sharpness=p.min_sharpness, max_aspect=p.max_aspect)
-                    target = unit.panel if unit.panel is not None else fig
-                    target.quality_flags = list(dict.fromkeys([*target.quality_flags, *flags]))
-                    for f in flags:
-                        ctx.count(f"quality:{f}")
-                    dropping = [f for f in flags if f in p.drop]
-                    reason = (f"quality:{dropping[0]}", f"{m.width}x{m.height} std={m.std} sharpness={m.sharpness}"
-                              f" aspect={m.aspect}") if dropping else None
-                if reason is not None:
-                    if unit.panel is None:
-                        fig_drop = reason
-                    else:
-                        drops[unit.panel.index] = reason
-            if fig_drop is not None:
-                ctx.drop(fig, *fig_drop)
-            elif apply_panel_drops(ctx, fig, drops):
-                out.append(fig)
-            if ctx.progress:
-                ctx.progress(n + 1, len(items))
-        return out
+        try:
+            img = load_unit_image(ctx, unit)
+        except BuilderError as e:
+            ctx.warn(str(e))
+            return "image-unreadable", str(e)
+        m = measure(img)
+        flags = quality_flags(m, min_side=p.min_side, min_std=p.min_std, min_sharpness=p.min_sharpness,
+                              max_aspect=p.max_aspect)
+        target = unit.panel if unit.panel is not None else unit.figure
+        target.quality_flags = list(dict.fromkeys([*target.quality_flags, *flags]))
+        for f in flags:
+            ctx.count(f"quality:{f}")
+        dropping = [f for f in flags if f in p.drop]
+        if not dropping:
+            return None
+        return (f"quality:{dropping[0]}",
+                f"{m.width}x{m.height} std={m.std} sharpness={m.sharpness} aspect={m.aspect}")
