@@ -86,6 +86,9 @@ class TrainConfig:
     mm_batch_size: int | None = None
     accum_steps: int = 1
     lr: float = 1e-4
+    #: LR of the pretrained text encoder = lr * text_lr_scale (projections excluded); 0 freezes it. Small
+    #: datasets keep the encoder's language knowledge with a low scale instead of overfitting it.
+    text_lr_scale: float = 1.0
     weight_decay: float = 1e-5
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     eps: float = 1e-8
@@ -127,6 +130,8 @@ class TrainConfig:
             or (self.mm_batch_size is not None and self.mm_batch_size < 0)
         ):
             raise ConfigError("train: batch_size >= 1, accum_steps >= 1 and mm_batch_size >= 0 are required")
+        if not 0.0 <= self.text_lr_scale <= 10.0:
+            raise ConfigError(f"train.text_lr_scale: must be in [0, 10], got {self.text_lr_scale}")
         if len(self.betas) != 2:
             raise ConfigError(f"train.betas: two numbers expected, got {self.betas}")
 

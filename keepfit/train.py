@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import json
 import math
 import os
@@ -31,6 +32,8 @@ import torch
 import torch.distributed as dist
 import yaml
 from torch import Tensor, nn
+
+from mmretinal_builder.io import atomic_write_bytes, atomic_write_text
 
 from . import checkpoint as ckpt_io
 from .augment import augment_batch
@@ -159,14 +162,19 @@ def compute_losses(
     return {"loss": total, **terms}
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Decay matrices/kernels only: biases, norm weights and the logit scale are left undecayed."""
-    decay, no_decay = [], []
+def param_groups(model: nn.Module, weight_decay: float, lr: float, text_lr_scale: float = 1.0
+                 ) -> list[dict[str, Any]]:
+    """AdamW groups: matrices/kernels decayed, biases, norm weights and the logit scale not; the text encoder
+    (``text.*``, not its projection) at ``lr * text_lr_scale``. Empty groups are left out."""
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (decay if p.ndim >= 2 and "logit_scale" not in name else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        decay = p.ndim >= 2 and "logit_scale" not in name
+        groups.setdefault((decay, name.startswith("text.")), []).append(p)
+    return [{"params": ps, "weight_decay": weight_decay if decay else 0.0,
+             "lr": lr * (text_lr_scale if text else 1.0)}
+            for (decay, text), ps in sorted(groups.items(), key=lambda kv: (not kv[0][0], kv[0][1]))]
 
 
 def warmup_cosine(total_steps: int, warmup_steps: int, min_ratio: float) -> Callable[[int], float]:
@@ -327,7 +335,7 @@ class MetricsLog:
                 for ln in self.path.read_text(encoding="utf-8").splitlines()
                 if ln.strip() and json.loads(ln).get("step", 0) <= resume_step
             ]
-            self.path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+            atomic_write_text(self.path, "".join(k + "\n" for k in kept))
         elif resume_step is None and self.path.exists():
             self.path.unlink()
         if tensorboard:
@@ -375,8 +383,10 @@ def plot_curve(metrics_path: Path, out_png: Path) -> Path | None:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out_png, dpi=120)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
+    atomic_write_bytes(out_png, buf.getvalue())
     return out_png
 
 
@@ -427,7 +437,7 @@ def _train(cfg: Config, rt: Runtime, resume: str | None, stop_at_step: int | Non
     out_dir = Path(tc.out_dir)
     if rt.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+        atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     rt.barrier()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the tokenizer also runs in forked workers
     seed_everything(tc.seed, tc.deterministic)
@@ -456,6 +466,8 @@ def _train(cfg: Config, rt: Runtime, resume: str | None, stop_at_step: int | Non
     use_revision = kc.mode != "off" and data.public is not None and data.mm is not None and mm_bs > 0
     if model.revision is not None and not (use_revision and kc.mode == "attention"):
         model.revision.requires_grad_(False)  # unused this run: DDP must not wait for its gradients
+    if tc.text_lr_scale == 0:
+        model.text.requires_grad_(False)  # frozen encoder: no gradients to compute, sync or store
     bank = None
     if use_revision and kc.bank != "batch":
         bank = KnowledgeBank(len(data.mm), cfg.model.embed_dim).to(rt.device)
@@ -468,7 +480,7 @@ def _train(cfg: Config, rt: Runtime, resume: str | None, stop_at_step: int | Non
     if tc.compile:
         runner = torch.compile(runner)
     optimizer = torch.optim.AdamW(
-        param_groups(model, tc.weight_decay),
+        param_groups(model, tc.weight_decay, tc.lr, tc.text_lr_scale),
         lr=tc.lr,
         betas=tuple(tc.betas),
         eps=tc.eps,
@@ -701,7 +713,7 @@ def _train(cfg: Config, rt: Runtime, resume: str | None, stop_at_step: int | Non
         if path.is_file():  # keep the 'before' numbers of the first segment of a resumed run
             prev = json.loads(path.read_text(encoding="utf-8"))
         merged = {**{k: v for k, v in prev.items() if k == "retrieval_before"}, **summary}
-        path.write_text(json.dumps(merged, indent=1, sort_keys=True), encoding="utf-8")
+        atomic_write_text(path, json.dumps(merged, indent=1, sort_keys=True))
         summary = merged
     return summary
 

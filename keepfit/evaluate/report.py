@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Sequence
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mmretinal_builder.io import atomic_write_bytes, atomic_write_text
 
 #: Metrics shown in tables, in order.
 TABLE_METRICS: tuple[str, ...] = ("accuracy", "aca", "auc", "f1", "kappa")
@@ -37,8 +40,7 @@ def write_json(result: dict[str, Any], path: str | Path) -> Path:
     """Write ``result`` as indented, key-sorted strict JSON."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(to_jsonable(result), indent=2, sort_keys=True, allow_nan=False) + "\n",
-                 encoding="utf-8")
+    atomic_write_text(p, json.dumps(to_jsonable(result), indent=2, sort_keys=True, allow_nan=False) + "\n")
     return p
 
 
@@ -70,7 +72,9 @@ def save_confusion_matrix(cm: Any, class_names: Sequence[str], path: str | Path,
         fig.tight_layout()
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(p)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        atomic_write_bytes(p, buf.getvalue())
     finally:
         plt.close(fig)
     return p

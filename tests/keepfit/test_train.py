@@ -158,3 +158,32 @@ def test_no_data_is_a_clear_error(tmp_path: Path) -> None:
     cfg = tiny_config(tmp_path, tmp_path / "run", **{"data.mm_dir": None})
     with pytest.raises(KeepfitError, match="no training data"):
         train(cfg)
+
+
+def test_param_groups_scale_the_text_encoder_lr() -> None:
+    model = torch.nn.Module()
+    model.text = torch.nn.Linear(3, 3)
+    model.text_projection = torch.nn.Linear(3, 2, bias=False)
+    model.logit_scale = torch.nn.Parameter(torch.tensor(1.0))
+    groups = train_mod.param_groups(model, 0.1, lr=1e-3, text_lr_scale=0.25)
+    by_param = {id(p): (g["lr"], g["weight_decay"]) for g in groups for p in g["params"]}
+    assert by_param[id(model.text.weight)] == (2.5e-4, 0.1)
+    assert by_param[id(model.text.bias)] == (2.5e-4, 0.0)
+    assert by_param[id(model.text_projection.weight)] == (1e-3, 0.1)  # the projection learns at full LR
+    assert by_param[id(model.logit_scale)] == (1e-3, 0.0)
+    assert sum(len(g["params"]) for g in groups) == 4
+
+
+def test_text_lr_scale_zero_freezes_the_text_encoder(mm_dir: Path, tmp_path: Path) -> None:
+    finals = {}
+    for steps in (1, 3):
+        cfg = tiny_config(mm_dir, tmp_path / f"s{steps}", **{
+            "train.max_steps": steps, "train.text_lr_scale": 0, "train.eval_retrieval": False,
+            "train.checkpoint_every": 10, "knowledge.mode": "off"})
+        train(cfg)
+        finals[steps] = load_model(tmp_path / f"s{steps}" / "final").state_dict()
+    text = [k for k in finals[1] if k.startswith("text.")]
+    assert text and all(torch.equal(finals[1][k], finals[3][k]) for k in text)
+    assert not torch.equal(finals[1]["image_projection.weight"], finals[3]["image_projection.weight"])
+    with pytest.raises(Exception, match="text_lr_scale"):
+        tiny_config(mm_dir, tmp_path, **{"train.text_lr_scale": -1})
