@@ -113,7 +113,8 @@ def _stage_spec(raw: Any, index: int, label: str) -> StageSpec:
     return StageSpec(name=name, params=p)
 
 
-def recipe_from_dict(data: Any, label: str = "recipe", source: Path | None = None) -> Recipe:
+def recipe_from_dict(data: Any, label: str = "recipe", source: Path | None = None, check_inputs: bool = True
+                     ) -> Recipe:
     if not isinstance(data, dict):
         raise RecipeError(f"{label}: a recipe is a mapping of keys, got {type(data).__name__}")
     unknown = sorted(set(data) - _TOP_KEYS)
@@ -137,7 +138,7 @@ def recipe_from_dict(data: Any, label: str = "recipe", source: Path | None = Non
         if not isinstance(rest["inputs"], list):
             raise RecipeError(f"{label}: 'inputs' must be a list of paths")
         rest["inputs"] = [(base / str(p)).resolve() for p in rest["inputs"]]
-        for p in rest["inputs"]:
+        for p in rest["inputs"] if check_inputs else []:
             if not p.exists():
                 raise RecipeError(f"{label}: inputs: file not found: {p}")
     try:
@@ -146,8 +147,9 @@ def recipe_from_dict(data: Any, label: str = "recipe", source: Path | None = Non
         raise RecipeError(_validation_message(label, e)) from None
 
 
-def load_recipe(path: Path | None) -> Recipe:
-    """Load and validate a recipe file; ``None`` gives the default recipe."""
+def load_recipe(path: Path | None, check_inputs: bool = True) -> Recipe:
+    """Load and validate a recipe file; ``None`` gives the default recipe. ``check_inputs=False`` when the caller
+    replaces the recipe's inputs (books named on the command line)."""
     if path is None:
         return recipe_from_dict({}, label="default recipe")
     path = Path(path)
@@ -159,4 +161,4 @@ def load_recipe(path: Path | None) -> Recipe:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "?"
         raise RecipeError(f"{path}: invalid YAML at {where}: {getattr(e, 'problem', e)}") from None
-    return recipe_from_dict(data or {}, label=str(path), source=path.resolve())
+    return recipe_from_dict(data or {}, label=str(path), source=path.resolve(), check_inputs=check_inputs)

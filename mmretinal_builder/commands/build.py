@@ -23,7 +23,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @friendly_errors
     def build(
-        inputs: list[Path] = typer.Argument(None, help="PDF files or folders of PDFs"),
+        inputs: list[Path] = typer.Argument(
+            None, help="PDF files or folders of PDFs (given: used instead of the recipe's own inputs)"),
         out: Path = typer.Option(..., "--out", "-o", help="run directory (created; reused to resume)"),
         recipe: Path = typer.Option(None, "--recipe", "-r", help="recipe YAML (default: all stages)"),
         workers: int = typer.Option(None, "--workers", "-j", min=1, help="books processed in parallel"),
@@ -32,7 +33,9 @@ def register(app: typer.Typer) -> None:
         strict: bool = typer.Option(False, help="exit non-zero when any book fails"),
     ) -> None:
         """Build (or resume) a run: extract, pair, split, curate and export every book."""
-        rec = load_recipe(recipe)
+        rec = load_recipe(recipe, check_inputs=not inputs)
+        if inputs:  # a recipe's `inputs` are its defaults: books named on the command line replace them
+            rec = rec.model_copy(update={"inputs": []})
         runner = Runner(rec, out, workers=workers, executor=executor, show_progress=progress)
         result = runner.build(inputs or [])
         print_funnel(result.stats)

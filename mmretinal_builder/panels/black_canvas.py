@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .masks import Masks, PxBox
+from .masks import JPEG_EDGE, Masks, PxBox
 
 
 def _black_run(m: Masks, box: PxBox, side: str, limit: PxBox, fill: float) -> int:
@@ -25,29 +25,37 @@ def _black_run(m: Masks, box: PxBox, side: str, limit: PxBox, fill: float) -> in
         lines = m.black[limit[1]:y0, x0:x1].mean(axis=1)[::-1]
     else:
         lines = m.black[y1:limit[3], x0:x1].mean(axis=1)
-    stop = np.flatnonzero(lines[2:] < fill) + 2  # the first two lines may be the picture's soft edge
+    # the first lines may be the picture's soft edge or JPEG ringing (within one 8x8 block)
+    full = lines >= fill
+    head = np.flatnonzero(full[:JPEG_EDGE])
+    start = int(head[0]) if head.size else min(2, int(lines.size))
+    stop = np.flatnonzero(~full[start:]) + start
     return int(stop[0]) if stop.size else int(lines.size)
 
 
-def _central(m: Masks, box: PxBox, axis: int) -> np.ndarray:
+def _central(black: np.ndarray, box: PxBox, axis: int) -> np.ndarray:
     """Non-black mask of ``box`` restricted to the central 60% across ``axis`` (a circle's widest chords;
     corner letters stay out), oriented so that rows index ``axis``'s lines."""
     x0, y0, x1, y1 = box
     if axis == 1:  # lines are columns
         a, b = y0 + (y1 - y0) // 5, y1 - (y1 - y0) // 5
-        return ~m.black[a:b, x0:x1].T
+        return ~black[a:b, x0:x1].T
     a, b = x0 + (x1 - x0) // 5, x1 - (x1 - x0) // 5
-    return ~m.black[y0:y1, a:b]
+    return ~black[y0:y1, a:b]
 
 
 def _fading_core(m: Masks, b: PxBox, axis: int) -> tuple[int, int] | None:
     """The extent ``[lo, hi)`` of a picture that fades out at both ends along ``axis`` (a disc), else None.
 
     A disc's outermost lines hold a short chord; a picture cut by its frame (OCT, whose dark vitreous may
-    be pure black) has content spread across its outermost lines.
+    be pure black) has content spread across its outermost lines. A box whose edge line is not the
+    canvas's black but the picture's own dark grey (kept in the box by the split) is that frame too.
     """
-    ink = _central(m, b, axis)
+    ink = _central(m.black, b, axis)
     if ink.shape[1] == 0:
+        return None
+    own = _central(m.canvas_black, b, axis)  # (the canvas test averages 5x5: look past its edge)
+    if min(own[:4].mean(), own[-4:].mean()) >= 0.5:
         return None
     prof = ink.mean(axis=1)
     core = np.flatnonzero(prof > 0.02)
@@ -122,8 +130,17 @@ def extend_on_black(m: Masks, panels: list[PxBox], region: PxBox, fill: float, m
             c_lo, c_hi = cores[i][axis]  # type: ignore[misc]
             e = int(max(0.0, ext[(i, axis)]))
             a, c = (0, 2) if axis == 1 else (1, 3)
-            nb[a] = min(nb[a], c_lo - e)
-            nb[c] = max(nb[c], c_hi + e)
+            lo, hi = c_lo - e, c_hi + e
+            # never into a neighbour: its box may hold its own dark content (an OCT's vitreous)
+            for j, o in enumerate(panels):
+                across = min(b[3], o[3]) > max(b[1], o[1]) if axis == 1 else min(b[2], o[2]) > max(b[0], o[0])
+                if j != i and across:
+                    if o[c] <= b[a]:
+                        lo = max(lo, o[c] + min_gutter)
+                    elif o[a] >= b[c]:
+                        hi = min(hi, o[a] - min_gutter)
+            nb[a] = min(nb[a], lo)
+            nb[c] = max(nb[c], hi)
         out.append((nb[0], nb[1], nb[2], nb[3]))
     return out, [{axis for axis in (1, 0) if cores[i][axis] is not None} for i in range(len(panels))]
 

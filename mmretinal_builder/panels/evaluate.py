@@ -148,10 +148,16 @@ def evaluate_panels(gt_path: str | Path, run_dir: str | Path) -> dict[str, Any]:
                 c["panels"] += 1
                 k["panels"] += 1
                 if gi not in matches:
+                    failures.append({"book": book, "figure": g.get("label"), "panel": gp.get("label"),
+                                     "problem": "panel not found", "expected": gp["bbox"]})
                     continue
                 pi, iou = matches[gi]
                 c["panels_iou_ok"] += iou >= PANEL_IOU
                 k["panels_iou_ok"] += iou >= PANEL_IOU
+                if iou < PANEL_IOU:
+                    failures.append({"book": book, "figure": g.get("label"), "panel": gp.get("label"),
+                                     "problem": "panel box", "iou": round(iou, 3),
+                                     "expected": gp["bbox"], "got": [round(v, 4) for v in preds[pi]]})
                 pred = fig.panels[pi]
                 if gp.get("label"):
                     c["labels"] += 1

@@ -1,7 +1,9 @@
 """Split one raster into panels along white or black gutters: a recursive XY-cut on projection profiles.
 
 A *gutter* is a run of rows (or columns) that crosses the **whole** current region and is near-uniform
-white or near-uniform black, at least a few pixels thick, strictly inside the region. A cut is only made
+white or near-uniform black, at least a few pixels thick, strictly inside the region. Black is the
+canvas's flat black only: the dark grey of a picture (an OCT's vitreous, a noisy photo surround) is
+content, so a panel keeps its full extent (:func:`.masks.measure_canvas`). A cut is only made
 when the pieces it leaves are plausible images themselves (big enough, not blank); thin, mostly empty
 pieces are *label strips* (a row of burned-in letters under the panels), kept aside for OCR. A single
 photograph has no such gutter: the dark surround of a fundus photo touches the frame (it is a margin,
@@ -19,7 +21,18 @@ import numpy as np
 
 from .black_canvas import claim_corner_letters, extend_on_black, share_black_gaps
 from .deskew import estimate_skew, hull_back
-from .masks import BLACK, CONTENT, WHITE, Masks, PxBox, SplitParams, line_classes, line_runs, masks
+from .masks import (
+    BLACK,
+    CONTENT,
+    WHITE,
+    Masks,
+    PxBox,
+    SplitParams,
+    line_classes,
+    line_runs,
+    masks,
+    measure_canvas,
+)
 
 __all__ = ["PxBox", "SplitParams", "SplitResult", "reading_order", "split_raster"]
 
@@ -69,7 +82,7 @@ def _trim(m: Masks, box: PxBox, p: SplitParams, margin: frozenset[int]) -> PxBox
 
 def _ink(m: Masks, box: PxBox) -> float:
     x0, y0, x1, y1 = box
-    bg = m.white[y0:y1, x0:x1] | m.black[y0:y1, x0:x1]
+    bg = m.white[y0:y1, x0:x1] | m.canvas_black[y0:y1, x0:x1]
     return float(1.0 - bg.mean()) if bg.size else 0.0
 
 
@@ -96,10 +109,15 @@ def _canvas_is_white(m: Masks, p: SplitParams) -> bool:
 
 
 class _Splitter:
-    def __init__(self, img: np.ndarray, p: SplitParams) -> None:
+    def __init__(self, img: np.ndarray, p: SplitParams, region: PxBox | None = None) -> None:
         self.p = p
         self.m = masks(img, p)
         self.h, self.w = self.m.gray.shape
+        box = region if region is not None else (0, 0, self.w, self.h)
+        x0, y0, x1, y1 = box
+        if not (0 <= x0 < x1 <= self.w and 0 <= y0 < y1 <= self.h):
+            raise ValueError(f"region {box} is not inside the {self.w}x{self.h} image")
+        self.m.set_canvas(measure_canvas(self.m, box, p))
         self.white_canvas = _canvas_is_white(self.m, p)
         self.margin = frozenset({WHITE}) if self.white_canvas else frozenset({WHITE, BLACK})
         self.strips: list[PxBox] = []
@@ -234,11 +252,9 @@ def split_raster(img: np.ndarray, params: SplitParams | None = None, region: PxB
     the rotated boxes).
     """
     p = params or SplitParams()
-    s = _Splitter(img, p)
+    s = _Splitter(img, p, region)
     box = region if region is not None else (0, 0, s.w, s.h)
     x0, y0, x1, y1 = box
-    if not (0 <= x0 < x1 <= s.w and 0 <= y0 < y1 <= s.h):
-        raise ValueError(f"region {box} is not inside the {s.w}x{s.h} image")
     panels = s.split(box, 0)
     if p.max_skew_deg > 0:
         crop = img[y0:y1, x0:x1]

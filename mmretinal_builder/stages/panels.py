@@ -87,7 +87,7 @@ class PanelStage(Stage):
     name: ClassVar[str] = "panels"
     scope: ClassVar = "book"
     Params: ClassVar[type[PanelParams]] = PanelParams
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: black gutters are flat canvas black; dark picture content stays in panels
 
     params: PanelParams
 

@@ -45,6 +45,21 @@ def test_missing_input_file_cli(tmp_path):
     assert "Traceback" not in res.stderr + res.stdout
 
 
+def test_cli_inputs_replace_the_recipe_inputs(tmp_path):
+    import pymupdf
+
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), "A page without figures.")
+    doc.save(tmp_path / "given.pdf")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("inputs: [books/missing.pdf]\nstages: [extract]\n")  # would fail if it were still used
+    res = run_cli("build", str(tmp_path / "given.pdf"), "--out", str(tmp_path / "run"), "--recipe", str(recipe),
+                  "--no-progress", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "run" / "shards" / "given.pdf").is_dir()
+    assert "missing.pdf" not in res.stderr + res.stdout
+
+
 def test_missing_cli_input(tmp_path):
     res = run_cli("build", str(tmp_path / "nope.pdf"), "--out", str(tmp_path / "run"), cwd=tmp_path)
     assert res.returncode != 0 and "nope.pdf" in res.stderr and "Traceback" not in res.stderr

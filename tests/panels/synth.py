@@ -62,7 +62,23 @@ def oct_scan(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     return cv2.cvtColor(np.clip(g, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
 
 
-TILES = {"fundus": fundus, "ffa": ffa, "oct": oct_scan}
+def dark_oct(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """A B-scan whose vitreous (the top third) and choroid shadow are near-black: smooth low noise a little
+    above black, as many devices export it (dark like a gutter, but not flat)."""
+    noise = cv2.GaussianBlur(rng.normal(0, 6, (h, w)).astype(np.float32), (0, 0), 1.2)
+    g = np.clip(16 + noise, 0, 255)
+    xs = np.arange(w)
+    top = (0.38 * h + 0.05 * h * np.sin(xs / w * 2 * np.pi * rng.uniform(0.5, 1.5))).astype(int)
+    band = int(0.3 * h)
+    speckle = rng.normal(0, 25, (h, w))
+    for x in range(w):
+        t = top[x]
+        n = max(0, min(band, h - t))
+        g[t:t + n, x] += np.linspace(170, 70, band)[:n] + speckle[t:t + n, x]
+    return cv2.cvtColor(np.clip(g, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
+TILES = {"fundus": fundus, "ffa": ffa, "oct": oct_scan, "dark-oct": dark_oct}
 
 
 @dataclass
@@ -103,7 +119,7 @@ def compose(rows: list[int], seed: int, gutter: int = 12, background: int = 255,
         row = []
         for _ in range(n):
             kind = tile if tile != "mixed" else ["fundus", "ffa", "oct"][int(rng.integers(0, 3))]
-            w = int(size * (1.6 if kind == "oct" else 1.0 if square else rng.uniform(0.95, 1.3)))
+            w = int(size * (1.6 if kind in ("oct", "dark-oct") else 1.0 if square else rng.uniform(0.95, 1.3)))
             row.append(TILES[kind](size, w, rng))
         tiles.append(row)
     width = max(sum(t.shape[1] for t in row) + gutter * (len(row) - 1) for row in tiles) + 2 * margin
