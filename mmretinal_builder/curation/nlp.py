@@ -61,11 +61,28 @@ def ascii_boundary(doc: Doc) -> Doc:
     return doc
 
 
+def english_plural(term: str) -> str:
+    """The term with its last word in the plural ("fluorescein angiography" -> "... angiographies"): captions
+    of multi-panel figures speak of "angiographies", "tomographies", "haemorrhages"."""
+    head, _, last = term.rpartition(" ")
+    low = last.lower()
+    if not last.isalpha() or low.endswith(("s", "x", "z", "ch", "sh")):
+        plural = last + "es" if low.endswith(("x", "z", "ch", "sh")) else last  # "drusen"/"lens": leave
+    elif low.endswith("y") and low[-2:-1] not in "aeiou":
+        plural = last[:-1] + "ies"
+    else:
+        plural = last + "s"
+    return f"{head} {plural}" if head else plural
+
+
 def _patterns(nlp: Language, lang: str) -> list[dict[str, Any]]:
-    """EntityRuler patterns: phrase patterns for terms (matched on LOWER), token patterns for abbreviations."""
+    """EntityRuler patterns: phrase patterns for terms (matched on LOWER; English ones also in the plural),
+    token patterns for abbreviations."""
     out: list[dict[str, Any]] = []
     for cid, c in sorted(concepts_by_id().items()):
         terms = c.en if lang == "en" else c.zh
+        if lang == "en":
+            terms = tuple(t for term in terms for t in (term, english_plural(term)))
         for term in dict.fromkeys(terms):
             out.append({"label": c.label, "pattern": term, "id": cid})
         for abbr in dict.fromkeys(c.abbr):

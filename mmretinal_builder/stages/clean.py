@@ -32,7 +32,7 @@ class CleanTextStage(Stage):
     name: ClassVar[str] = "clean"
     scope: ClassVar[Literal["book", "run"]] = "book"
     Params: ClassVar[type[Params]] = CleanParams
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
 
     def run(self, items: list[Figure], ctx: Context) -> list[Figure]:
         p: CleanParams = self.params  # type: ignore[assignment]

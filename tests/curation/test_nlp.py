@@ -33,3 +33,16 @@ def test_chinese_sentences_and_decimal_numbers() -> None:
 def test_ascii_terms_in_chinese_do_not_match_inside_words() -> None:
     ents = nlp.entities("DRUSEN 与 DR 不同", "zh")
     assert [(e["text"], e["start"]) for e in ents] == [("DR", 9)]
+
+
+def test_plural_terms_are_entities_and_modality_cues():
+    from mmretinal_builder.curation.modality import caption_cues
+    from mmretinal_builder.curation.nlp import english_plural
+
+    assert english_plural("fluorescein angiography") == "fluorescein angiographies"
+    assert english_plural("cotton-wool spot") == "cotton-wool spots"
+    assert english_plural("fundus") == "fundus"
+    assert caption_cues("C and D. Fundus fluorescein angiographies of both eyes.") == {"FFA": 1.0}
+    assert caption_cues("(a-c) Optical coherence tomographies at baseline and 1 month.") == {"OCT": 1.0}
+    ids = {e["id"] for e in nlp.entities("Multiple haemorrhages and cotton-wool spots. Retinal vessels.")}
+    assert {"hemorrhage", "cotton wool spot"} <= ids
