@@ -42,6 +42,7 @@ def test_cli_runs_the_demo_config_and_writes_every_output(mm_dir: Path, tmp_path
         **{
             "data.synthetic_public": 12,
             "train.max_steps": 3,
+            "train.mm_batch_size": 4,
             "train.tensorboard": True,
             "train.plot": True,
             "train.device": "cpu",
