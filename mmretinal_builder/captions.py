@@ -118,7 +118,7 @@ class CaptionFinder:
             rest = text[m.end():]
             styled = _label_styled(line, m.end())
             rule = _after_label_rule(rest, styled, m.group("num") is None)
-            if rule is None:
+            if rule is None or (line.source == "ocr" and _misread_number(rest)):
                 return None
             if continues and not styled:
                 return None  # "... as shown in\nFigure 3. The ..." is body text
@@ -201,7 +201,9 @@ class CaptionFinder:
                 if d > limit:
                     continue
                 first_text = label_only and len(members) == 1  # "FIGURE 3" set large, its text smaller
-                if abs(ln.size - size) > max(0.8, 0.1 * size) and not (first_text and 0.6 <= ln.size / size <= 1.4):
+                # OCR sizes are estimates from a few glyph boxes: a short line's is rough
+                tol = max(0.8, (0.3 if ln.source == "ocr" else 0.1) * size)
+                if abs(ln.size - size) > tol and not (first_text and 0.6 <= ln.size / size <= 1.4):
                     continue
                 left_ok = abs(ln.bbox[0] - col0) <= 1.5 * size or any(abs(ln.bbox[0] - h) <= 0.6 * size for h in hang)
                 centre_ok = abs((ln.bbox[0] + ln.bbox[2]) / 2 - (col0 + col1) / 2) <= 1.5 * size
@@ -320,6 +322,9 @@ def _label_on_graphic(model: PageModel, ln: TextLine, col_width: float, size: fl
     """A short line touching or inside an image or a vector drawing: a figure's label, not caption text."""
     if ln.bbox[2] - ln.bbox[0] >= 0.25 * col_width:
         return False
+    text = ln.text.strip()
+    if text.endswith(_SENTENCE_END) and sum(1 for c in text if c.isalnum()) >= 2:
+        return False  # the end of a sentence ("反射。"), not a panel label ("A．")
     boxes = [im.bbox for im in model.images if not im.decoration]
     boxes += [d.bbox for d in model.drawings if not d.decoration and not d.rule_only]
     return any(gap(ln.bbox, b) <= 0.5 * size for b in boxes)
@@ -394,6 +399,14 @@ def _label_styled(line: TextLine, end: int) -> bool:
         return bool(label_spans) and all(s.bold for s in label_spans)
     lab, nxt = label_spans[0], rest_spans[0]
     return (lab.bold and not nxt.bold) or (lab.italic != nxt.italic) or (lab.font != nxt.font and lab.bold)
+
+
+def _misread_number(rest: str) -> bool:
+    """OCR text after a number that goes on with a dash and a symbol: the rest of a number misread
+    (``图 1-？显示`` for ``图 1-1显示``), not the punctuation after a label."""
+    r = rest.lstrip()
+    return len(r) >= 2 and r[0] in "-\u2010\u2011\u2013\u2014\uff0d" and not (r[1].isalnum() or r[1].isspace()
+                                                                               or r[1] in "([\uff08")
 
 
 def _after_label_rule(rest: str, styled: bool, bare: bool) -> str | None:

@@ -32,7 +32,7 @@ def build_extraction_run(pdfs: Path, out: Path, workers: int = 1, params: dict[s
 def print_report(result: dict[str, Any]) -> None:
     table = Table(title=f"extraction (IoU >= {result['iou_threshold']})")
     cols = ("document", "gt", "pred", "fig P", "fig R", "fig F1", "cap exact", "cap sim", "cap CER",
-            "pair P", "pair R", "pair F1", "retinal pair F1", "tables as fig")
+            "pair P", "pair R", "pair F1", "pair F1 exact", "retinal pair F1", "tables as fig")
     name_w = min(45, max([len(d["id"]) for d in result["documents"]] + [8]))
     for c in cols:
         if c == "document":
@@ -45,7 +45,7 @@ def print_report(result: dict[str, Any]) -> None:
         table.add_row(name, str(int(c["gt"])), str(int(c["pred"])), f"{m['figure']['precision']:.3f}",
                       f"{m['figure']['recall']:.3f}", f"{m['figure']['f1']:.3f}", f"{m['caption_exact']:.3f}",
                       f"{m['caption_similarity']:.3f}", f"{m['caption_cer']:.4f}", f"{m['pair']['precision']:.3f}",
-                      f"{m['pair']['recall']:.3f}", f"{m['pair']['f1']:.3f}",
+                      f"{m['pair']['recall']:.3f}", f"{m['pair']['f1']:.3f}", f"{m['pair_exact']['f1']:.3f}",
                       f"{m['retinal']['pair']['f1']:.3f}", str(m["tables_as_figures"]), style=style)
 
     for d in result["documents"]:

@@ -8,13 +8,14 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
 from ..geometry import area, intersection
-from .page_model import PageModel, TextLine
+from .page_model import ImagePlacement, PageModel, TextLine
 
 FURNITURE_BAND = 0.12  # running heads/feet live in the top and bottom 12% of the page
 SCAN_COVER = 0.80  # an image covering this much of the page is a page scan (or a full-page plate)
@@ -94,7 +95,8 @@ def _isolated(m: PageModel, k: int) -> bool:
 
 def furniture_keys(models: list[PageModel]) -> set[tuple[int, str]]:
     """Keys (position + text with digits masked) of lines that stand alone in the top or bottom band and
-    repeat on at least three pages: running heads (also per chapter), folios, journal footers."""
+    repeat on at least three pages: running heads (also per chapter), folios, journal footers. A line one
+    position step off counts too (an OCR'd head's box varies by a few points from page to page)."""
     counts: Counter[tuple[int, str]] = Counter()
     for m in models:
         seen = set()
@@ -103,24 +105,30 @@ def furniture_keys(models: list[PageModel]) -> set[tuple[int, str]]:
             if key is not None and key not in seen and _isolated(m, k):
                 seen.add(key)
                 counts[key] += 1
-    return {k for k, c in counts.items() if c >= 3}
+    return {(y, t) for y, t in counts if counts[(y - 1, t)] + counts[(y, t)] + counts[(y + 1, t)] >= 3}
 
 
 def mark_decorations(models: list[PageModel]) -> None:
-    """Flag images and drawing clusters repeated at the same place on many pages (logos, banners)."""
+    """Flag images and drawing clusters repeated at the same place on many pages (logos, banners).
+
+    An image repeats when the same picture (same pixel size) sits at the same place: a book that sets
+    its figures at one fixed spot on many pages (a photo atlas) has different pictures there."""
     need = max(3, int(0.3 * len(models) + 0.999))
 
     def key(b: tuple[float, float, float, float]) -> tuple[int, ...]:
         return tuple(round(v / 2) for v in b)
 
+    def img_key(i: ImagePlacement) -> tuple[int, ...]:
+        return (*key(i.bbox), i.width_px, i.height_px)
+
     img_counts: Counter[tuple[int, ...]] = Counter()
     drw_counts: Counter[tuple[int, ...]] = Counter()
     for m in models:
-        img_counts.update({key(i.bbox) for i in m.images})
+        img_counts.update({img_key(i) for i in m.images})
         drw_counts.update({key(d.bbox) for d in m.drawings})
     for m in models:
         for i in m.images:
-            if img_counts[key(i.bbox)] >= need and area(i.bbox) < 0.25 * m.area:
+            if img_counts[img_key(i)] >= need and area(i.bbox) < 0.25 * m.area:
                 i.decoration = True
         for d in m.drawings:
             if drw_counts[key(d.bbox)] >= need:
@@ -157,9 +165,27 @@ def mark_scans(models: list[PageModel], stats: DocStats) -> None:
             m.scan_image = i
 
 
+def _is_furniture(ln: TextLine, page_h: float, furniture: set[tuple[int, str]]) -> bool:
+    """The line's key is a furniture key; an OCR line's text may differ by a misread word or two."""
+    key = _furniture_key(ln, page_h)
+    if key is None or key in furniture:
+        return key is not None
+    if ln.source != "ocr" or len(key[1]) < 4:
+        return False
+    return any(abs(y - key[0]) <= 1 and len(t) >= 4
+               and difflib.SequenceMatcher(None, t, key[1], autojunk=False).ratio() >= 0.75 for y, t in furniture)
+
+
+def _ocr_sentence(ln: TextLine, stats: DocStats) -> bool:
+    """An OCR'd line of body size that ends a sentence of five words or more (``光凝及玻璃体腔注药等。`` opening
+    a page): running text however short, never a figure's label."""
+    return (ln.source == "ocr" and ln.horizontal and ln.text.rstrip().endswith(("\u3002", "."))
+            and word_count(ln.text) >= 5 and abs(ln.size - stats.body_size) <= 0.75)
+
+
 def page_layout(model: PageModel, stats: DocStats, furniture: set[tuple[int, str]]) -> PageLayout:
     """Mark each line as prose (running text) and/or furniture (running head, page number)."""
-    furn = [(_furniture_key(ln, model.size[1]) in furniture) for ln in model.lines]
+    furn = [_is_furniture(ln, model.size[1], furniture) for ln in model.lines]
     long_min = 0.4 * stats.column_width
 
     def is_long(ln: TextLine) -> bool:
@@ -167,7 +193,7 @@ def page_layout(model: PageModel, stats: DocStats, furniture: set[tuple[int, str
 
     # Running text is made of long lines; a paragraph's short last line is added below. Text blocks are not
     # trusted: MuPDF may put a figure's panel letters into the block of the caption or paragraph above them.
-    long_line = [is_long(ln) for ln in model.lines]
+    long_line = [is_long(ln) or _ocr_sentence(ln, stats) for ln in model.lines]
     prose = list(long_line)
     # the short last line of a paragraph: right under a prose line, same size, left-aligned with it
     order = sorted(range(len(model.lines)), key=lambda i: (model.lines[i].base, model.lines[i].bbox[0]))

@@ -27,7 +27,9 @@ gap.
 Pages are read in a process pool when asked (:func:`read_pages`); Tesseract is then limited to one
 thread per process (``OMP_THREAD_LIMIT=1``), the setting Tesseract's authors recommend for parallel runs.
 :func:`ocr_models` is the entry point of the extract stage: it reads the pages whose text layer is
-``none`` or ``broken`` and puts the results into their page models.
+``none`` or ``broken`` and puts the results into their page models (a broken page keeps the boxes of the PDF
+lines OCR did not read: :func:`unread_pdf_lines`), then makes the book's OCR'd caption heads agree with its
+numbering (:func:`~mmretinal_builder.pdf.ocr_repair.harmonise_caption_heads`).
 """
 
 from __future__ import annotations
@@ -42,18 +44,19 @@ import cv2
 import numpy as np
 import pymupdf
 
-from ..geometry import BBox, area
+from ..geometry import BBox, area, intersection
 from .born_digital import PDF_ERRORS
 from .deskew import deskew, estimate_skew
 from .layout import SCAN_COVER, WHOLE_PAGE
 from .ocr_lines import build_lines
-from .ocr_repair import reread_chinese_lines, rescue_line_starts
+from .ocr_repair import harmonise_caption_heads, reread_chinese_lines, rescue_line_starts
 from .page_model import ImagePlacement, PageModel, TextLine
 from .regions import find_regions, solid_pictures
 from .tesseract import DEFAULT_LANG, OcrConfig, OcrError, check_tesseract, run_tesseract
 
 __all__ = ["DEFAULT_LANG", "OcrConfig", "OcrError", "OcrPage", "apply_ocr", "check_tesseract", "default_workers",
-           "ocr_models", "ocr_rule", "read_page", "read_pages", "render_gray", "run_tesseract", "scan_images"]
+           "ocr_models", "ocr_rule", "read_page", "read_pages", "render_gray", "run_tesseract", "scan_images",
+           "unread_pdf_lines"]
 
 
 @dataclass
@@ -216,7 +219,8 @@ def scan_images(models: Sequence[PageModel]) -> dict[int, int]:
 
 
 def apply_ocr(model: PageModel, result: OcrPage, scan: int | None = None) -> PageModel:
-    """Put OCR results into ``model`` (in place, returned): OCR lines replace the PDF's lines.
+    """Put OCR results into ``model`` (in place, returned): OCR lines replace the PDF's lines (on a page
+    with a broken layer, the PDF lines no OCR line covers stay for their boxes: :func:`unread_pdf_lines`).
 
     ``scan``: index of the image that is the page's scan. It becomes the page's ``scan_image`` and is
     flagged ``decoration``: it is the page's background, never figure material nor a barrier between a
@@ -225,6 +229,9 @@ def apply_ocr(model: PageModel, result: OcrPage, scan: int | None = None) -> Pag
     """
     if result.number != model.number:
         raise ValueError(f"OCR result of page {result.number} applied to page {model.number}")
+    if scan is None and model.text_layer == "broken":
+        model.lines = list(result.lines) + unread_pdf_lines(model.lines, result.lines)
+        return model
     model.lines = list(result.lines)
     if scan is None:
         return model
@@ -240,10 +247,29 @@ def apply_ocr(model: PageModel, result: OcrPage, scan: int | None = None) -> Pag
     return model
 
 
+def unread_pdf_lines(pdf: Sequence[TextLine], ocr: Sequence[TextLine]) -> list[TextLine]:
+    """The lines of a broken text layer that no OCR line covers, kept for their boxes.
+
+    A broken layer's characters are garbage but its boxes are exact, and OCR misses sparse small print
+    (chart axes, flow-chart boxes, panel letters). Such lines stay in the page model (``source="pdf"``):
+    figure candidates take them in as labels, as on a born-digital page, while caption detection never
+    reads their text (the extract stage excludes PDF lines of broken pages).
+    """
+    out = []
+    for ln in pdf:
+        if ln.source != "pdf" or area(ln.bbox) <= 0:
+            continue
+        covered = sum(intersection(ln.bbox, o.bbox) for o in ocr)
+        if covered < 0.3 * area(ln.bbox):
+            out.append(ln)
+    return out
+
+
 def ocr_models(path: Path, models: Sequence[PageModel], cfg: OcrConfig, workers: int = 1,
                progress: Callable[[int, int], None] | None = None) -> list[OcrPage]:
     """OCR every page of ``models`` whose text layer is ``none`` or ``broken`` and apply the results in
-    place (figure regions only on scans, see :func:`scan_images`). Returns the results, in page order;
+    place (figure regions only on scans, see :func:`scan_images`), then make the caption heads of the
+    OCR'd pages agree with the book's numbering (:func:`harmonise_caption_heads`). Returns the results, in page order;
     pages that could not be read carry ``error`` and keep their model unchanged.
 
     Raises :class:`OcrError` when Tesseract or one of the languages is missing.
@@ -259,6 +285,7 @@ def ocr_models(path: Path, models: Sequence[PageModel], cfg: OcrConfig, workers:
         if res.error is None:
             apply_ocr(m, res, scans.get(m.number))
         out.append(res)
+    harmonise_caption_heads([m.lines for m, res in zip(todo, out, strict=True) if res.error is None])
     return out
 
 

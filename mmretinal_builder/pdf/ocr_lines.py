@@ -3,11 +3,12 @@
 Words are grouped by Tesseract's block / paragraph / line numbers, split where the print shows a wide
 blank gap, measured (baseline, font size from cap height or Chinese character pitch) and moved back onto
 the unrotated page as rigid rows. Chinese text gets the spacing and full-width punctuation of Chinese
-print. The boxes covering running text are returned too: they mask text out when looking for figures.
+print, and panel labels whose bracket or point Tesseract misread are repaired (:func:`repair_panel_labels`). The boxes covering running text are returned too: they mask text out when looking for figures.
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -47,7 +48,7 @@ _FULLWIDTH = {";": "\uff1b", ",": "\uff0c", ":": "\uff1a", "!": "\uff01", "?": "
 def chinese_punctuation(texts: list[str]) -> list[str]:
     """ASCII punctuation Tesseract reads in Chinese text -> the full-width forms Chinese print uses.
 
-    ``;,:!?`` next to a Chinese character, brackets, and a ``.`` between a Latin letter or digit and a
+    ``;,:!?`` next to a Chinese character or before a bracket, brackets, and a ``.`` between a Latin letter or digit and a
     Chinese character (``A．视网膜``, ``图 2-1．``) become full-width; decimals (``0.8``) stay.
     """
     flat = "".join(texts)
@@ -55,16 +56,39 @@ def chinese_punctuation(texts: list[str]) -> list[str]:
     for i, c in enumerate(flat):
         prev = flat[i - 1] if i > 0 else ""
         nxt = flat[i + 1] if i + 1 < len(flat) else ""
-        if c in "()" or (c in _FULLWIDTH and ((prev and _cjk(prev)) or (nxt and _cjk(nxt)))):
+        if c in "()" or (c in _FULLWIDTH and ((prev and _cjk(prev)) or (nxt and (_cjk(nxt) or nxt in "()")))):
             c = _FULLWIDTH[c]
         elif c == "." and prev.isascii() and prev.isalnum() and nxt and is_hanzi(nxt):
             c = "\uff0e"
         out.append(c)
+    repair_panel_labels(out)
     res, k = [], 0
     for t in texts:
         res.append("".join(out[k:k + len(t)]))
         k += len(t)
     return res
+
+
+# a panel label whose opening bracket Tesseract read as a letter or an angle bracket: "CA）", "〈C）", "（CC、D）"
+_BAD_OPEN = re.compile(r"(?<![A-Za-z])(?P<open>\uff08C|[C\u3008<])(?P<body>[A-L](?:[\u3001\uff0c,\-\u2013][A-L])*)\uff09")
+# "C. FFA" in Chinese text: a panel letter's full-width point read as an ASCII one
+_LETTER_POINT = re.compile(r"(?:^|(?<=[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]))(?P<body>[A-L](?:\u3001[A-L])*)\.(?=\S)")
+
+
+def repair_panel_labels(chars: list[str]) -> None:
+    """Panel labels of Chinese text as printed: ``CA）`` / ``〈C）`` -> ``（A）`` / ``（C）``, ``（CC、D）`` ->
+    ``（C、D）``, ``；C.FFA`` -> ``；C．FFA``. ``chars`` holds one string per character of the line (edited
+    in place, a dropped character becomes ""), so word boundaries stay where they were."""
+    flat = "".join(chars) if all(len(c) == 1 for c in chars) else None
+    if flat is None:
+        return
+    for m in _BAD_OPEN.finditer(flat):
+        a = m.start("open")
+        chars[a] = "\uff08"
+        if m.group("open") == "\uff08C":
+            chars[a + 1] = ""
+    for m in _LETTER_POINT.finditer(flat):
+        chars[m.end("body")] = "\uff0e"
 
 
 def ink_gap(ink: np.ndarray | None, left: OcrWord, right: OcrWord, band: tuple[float, float],
@@ -137,7 +161,9 @@ def line_geometry(words: Sequence[OcrWord]) -> tuple[BBox, float, float]:
     comes from the boxes of ideograph height only: one em-box tall, bottom at their median bottom.
     """
     x0, x1 = min(w.bbox[0] for w in words), max(w.bbox[2] for w in words)
-    advance = _ideograph_advance(words)
+    # a short run (two or three characters, a caption's last line) is a rougher pitch, but still better
+    # than the heights of Tesseract's Chinese boxes, which are sometimes those of the whole text row
+    advance = _ideograph_advance(words) or _ideograph_advance(words, min_chars=2)
     hz = [w for w in words if any(is_hanzi(c) for c in w.text)]
     if advance is not None and hz and advance > 1.5 * statistics.median(word_height(w) for w in hz) / _IDEOGRAPH:
         advance = None  # characters spread apart (labels in a row, table cells): the pitch is not the size
@@ -234,15 +260,22 @@ def build_lines(words: Sequence[OcrWord], scale: float, rotation: Rotation | Non
         def pt(b: BBox, dx: float = dx, dy: float = dy) -> BBox:
             return ((b[0] + dx) / scale, (b[1] + dy) / scale, (b[2] + dx) / scale, (b[3] + dy) / scale)
 
+        # the baseline as if every line were moved by the shift at the page's centre column: lines of one
+        # paragraph keep their true pitch however long they are (a rigid move by each line's own centre
+        # shifts a short line of a 2-degree skewed page by up to 7 points against a long one)
+        dyb = rotation.shift_to_skewed((rotation.width / 2 - 1, box[1], rotation.width / 2 + 1, box[3]))[1] \
+            if rotation is not None else 0.0
         texts = join_words(ws, size_px, ink, (box[1], box[3]))
         spans = [Span(text=t, bbox=pt((w.bbox[0], box[1], w.bbox[2], box[3])), font="ocr", size=size_pt)
                  for t, w in zip(texts, ws, strict=True)]
         lines.append(TextLine(text="".join(texts), bbox=pt(box), spans=spans, block_id=block_ids[par],
-                              source="ocr", baseline=(base + dy) / scale, horizontal=True))
-    # a paragraph with a line of running text is running text, its short last line included
+                              source="ocr", baseline=(base + dyb) / scale, horizontal=True))
+    # a paragraph with a line of running text is running text, its short last line included (also when
+    # Tesseract made that line a paragraph of its own: it sits right under a running line, inside its extent)
     running = {raw[i][0] for i, ln in enumerate(lines) if running_text(ln)}
-    for (par, _, box, _, _), size_px in zip(raw, sizes, strict=True):
-        if par not in running:
+    tails = {i for i, ln in enumerate(lines) if raw[i][0] not in running and _last_line_of(ln, lines, running, raw)}
+    for i, ((par, _, box, _, _), size_px) in enumerate(zip(raw, sizes, strict=True)):
+        if par not in running and i not in tails:
             continue
         # the line's band in pieces of three ems, each mapped as a hull: covers the ink of a skewed line
         # (and of Chinese glyphs whose word boxes drifted) without growing into what lies above or below
@@ -254,6 +287,18 @@ def build_lines(words: Sequence[OcrWord], scale: float, rotation: Rotation | Non
             mask.append(tuple(v / scale for v in hull))  # type: ignore[arg-type]
             x += 3 * size_px
     return lines, mask
+
+
+def _last_line_of(line: TextLine, lines: Sequence[TextLine], running: set[tuple[int, int]],
+                  raw: Sequence[tuple[tuple[int, int], list[OcrWord], BBox, float, float]]) -> bool:
+    """``line`` is the short last line of a running paragraph: a line of running text lies right above it
+    (within 1.8 of its heights) and spans it."""
+    h = line.bbox[3] - line.bbox[1]
+    for k, o in enumerate(lines):
+        if raw[k][0] in running and running_text(o) and 0 < line.bbox[1] - o.bbox[3] + 0.5 * h <= 1.8 * h \
+                and o.bbox[0] - h <= line.bbox[0] and line.bbox[2] <= o.bbox[2] + h:
+            return True
+    return False
 
 
 def split_at_gaps(words: Sequence[OcrWord], max_gap: float, ink: np.ndarray | None = None,

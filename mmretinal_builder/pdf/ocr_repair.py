@@ -1,26 +1,37 @@
-"""Repairs of two Tesseract failures that cost whole captions, each one extra run on the pages showing it.
+"""Repairs of Tesseract failures that cost whole captions.
 
-* On a Chinese page, lines read as Latin garbage (``KRHM, REMBSS]``) or with a wide word read at almost
-  no confidence are read again with the Chinese model alone (:func:`reread_chinese_lines`).
+Per page, each one extra run on the pages showing it:
+
+* On a Chinese page, lines read as Latin garbage (``KRHM, REMBSS]``), with a wide word read at almost
+  no confidence, or holding Latin words that are misread ideographs (``SL BRET``, ``BRA``) are read again
+  with the Chinese model alone (:func:`reread_chinese_lines`).
 * Glyphs dropped at the start of a line (a bold ``图`` before ``2-3．``) are read from the unread ink just
   left of the line (:func:`rescue_line_starts`).
+
+Per book, on the text (no run): caption heads are made to agree with the book's numbering and label
+spacing (``图 411`` -> ``图 4-11``, a dropped cue restored) by :func:`harmonise_caption_heads`.
 """
 
 from __future__ import annotations
 
+import re
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from .ocr_lines import line_geometry, word_width
+from .page_model import TextLine
 from .tesseract import OcrConfig, OcrWord, run_tesseract
 from .text_layer import is_hanzi
 
 CJK_LANGS = ("chi_sim", "chi_tra", "chi_sim_vert", "chi_tra_vert", "jpn", "kor")
 CHINESE_PAGE = 0.3  # share of ideographs among the characters read that makes a page Chinese
 WEAK_WORD = 30.0  # a word read with less confidence (and at least an em wide) marks its line for re-reading
+DOUBTFUL_LATIN = 70.0  # a Latin word read with less confidence in a Chinese line marks it for re-reading
+WIDE_LATIN = 1.25  # letter pitch / letter height above which capitals are ideographs misread
 
 
 def reread_chinese_lines(gray: np.ndarray, ink: np.ndarray, words: list[OcrWord], cfg: OcrConfig,
@@ -28,11 +39,14 @@ def reread_chinese_lines(gray: np.ndarray, ink: np.ndarray, words: list[OcrWord]
     """On a Chinese page, read again with the Chinese model alone the lines Tesseract read poorly.
 
     With several languages Tesseract sometimes settles on Latin for a whole line of Chinese (a caption
-    line close to a photograph comes out as ``KRHM, REMBSS]``, with low confidence). On pages where
-    ideographs dominate, lines whose mean confidence is below ``min_conf`` are cut out, stacked on one
+    line close to a photograph comes out as ``KRHM, REMBSS]``, with low confidence), or for a few
+    characters of it (``SL BRET``, ``BRA``). On pages where ideographs dominate, lines whose mean
+    confidence is below ``min_conf``, Latin lines in a Chinese paragraph, and Chinese lines holding a Latin
+    word read with middling confidence (:func:`doubtful_latin`) or as wide as ideographs
+    (:func:`ideographs_as_latin`) are cut out, stacked on one
     canvas and read in one extra run with the page's CJK languages only; a line's new reading replaces the
-    old one when it is more confident. Pages in Latin script, or a configuration without a CJK language,
-    are left alone (no extra run).
+    old one when it is more confident per character. Pages in Latin script, or a configuration without a
+    CJK language, are left alone (no extra run).
     """
     cjk = "+".join(x for x in cfg.lang.split("+") if x in CJK_LANGS)
     if not cjk or cjk == cfg.lang or not words:
@@ -51,7 +65,9 @@ def reread_chinese_lines(gray: np.ndarray, ink: np.ndarray, words: list[OcrWord]
         ws, size = groups[key], geometry[key][2]
         latin_in_chinese = key[:2] in chinese_pars and not any(is_hanzi(c) for w in ws for c in w.text)
         return (sum(w.conf for w in ws) / len(ws) < cfg.min_conf or latin_in_chinese
-                or any(w.conf < WEAK_WORD and word_width(w) >= size for w in ws))
+                or any(w.conf < WEAK_WORD and word_width(w) >= size for w in ws)
+                or any(ideographs_as_latin(w, size) for w in ws)
+                or (any(is_hanzi(c) for w in ws for c in w.text) and any(doubtful_latin(w) for w in ws)))
 
     weak = [(key, groups[key]) for key in sorted(groups) if weak_line(key)]
     heights = [geometry[k][0][3] - geometry[k][0][1] for k in groups if not weak_line(k)]
@@ -97,7 +113,7 @@ def reread_chinese_lines(gray: np.ndarray, ink: np.ndarray, words: list[OcrWord]
     for row, (k, (x0, y0, _, _)) in enumerate(boxes_ok):
         key, old = weak[k]
         ws = new.get(row, [])
-        if not ws or sum(w.conf for w in ws) / len(ws) <= sum(w.conf for w in old) / len(old):
+        if not ws or _char_conf(ws) <= _char_conf(old):
             continue
         dx, dy = x0 - height, y0 - (step * row + height // 2)
         replaced[key] = [OcrWord(w.text, (w.bbox[0] + dx, w.bbox[1] + dy, w.bbox[2] + dx, w.bbox[3] + dy), w.conf,
@@ -113,6 +129,30 @@ def reread_chinese_lines(gray: np.ndarray, ink: np.ndarray, words: list[OcrWord]
             out.extend(replaced.pop(key))
             replaced[key] = []
     return out
+
+
+def doubtful_latin(word: OcrWord) -> bool:
+    """A Latin word read with middling confidence: in a Chinese line, ``SL BRET`` for ``视盘色淡红``
+    (acronyms that are really printed there, ``OCT``, ``NPDR``, are read at 85 and more)."""
+    letters = word.text.strip(".,;:!?()[]'\"")
+    return len(letters) >= 2 and letters.isascii() and letters.isalpha() and word.conf < DOUBTFUL_LATIN
+
+
+def _char_conf(words: Sequence[OcrWord]) -> float:
+    """Mean confidence per character: a long garbage word read at 18 weighs more than one ideograph at 95."""
+    n = sum(len(w.text) for w in words)
+    return sum(w.conf * len(w.text) for w in words) / n if n else 0.0
+
+
+def ideographs_as_latin(word: OcrWord, size: float) -> bool:
+    """Capital letters as wide as ideographs (``BRA`` for ``黄斑疾病``): a capital advances 0.6-0.9 em and
+    is 0.72 em tall, so letters each wider than 1.25 times their height (and most of an em) are Chinese
+    characters read with the Latin model."""
+    text = word.text.strip(".,;:!?()[]'\"")
+    if len(text) < 2 or not (text.isascii() and text.isalpha() and text.isupper()):
+        return False
+    pitch = word_width(word) / len(text)
+    return pitch >= WIDE_LATIN * (word.bbox[3] - word.bbox[1]) and pitch >= 0.8 * size
 
 
 # ----------------------------------------------------------------------------- dropped line starts
@@ -215,3 +255,141 @@ def rescue_line_starts(gray: np.ndarray, ink: np.ndarray, words: list[OcrWord], 
         out.extend(lead.pop((w.block, w.par, w.line), []))
         out.append(w)
     return out
+
+
+# ----------------------------------------------------------------------------- caption heads of a book
+
+# a line that opens with a cue word and a number: "图 4-11．", "FIG. 3.", "Figura 2.5"
+_HEAD = re.compile(r"^(?P<cue>[^\W\d_]{1,10}\.?)(?P<sp>[ \u3000]?)(?P<num>\d{1,4}(?:(?P<sep>[-.\u2013\u2014\u4e00])\d{1,3})?)"
+                   r"(?=[\uff0e.:\uff1a\s]|$)")
+_ODD_SEPS = "\u2013\u2014\u4e00"  # dashes and 一 that Tesseract reads for a hyphen
+_POINTS = ".\uff0e:\uff1a"  # what ends a label
+# a line opening with a chapter-style number and the caption's point: its cue was dropped ("4-1．病理性")
+_CUELESS = re.compile(r"^(?P<num>\d{1,2}[-.]\d{1,3})(?P<after>[\uff0e\uff1a:])")
+
+
+def harmonise_caption_heads(pages: Sequence[list[TextLine]]) -> None:
+    """Make OCR'd caption heads of one book agree with the way the book numbers and sets its labels.
+
+    Per cue word (``图``, ``FIG.``), when most of its heads carry a chapter-style number (``4-11``):
+
+    * a bare number of three or four digits whose split is a chapter seen elsewhere plus a figure number
+      (``图 411`` with chapters 2, 3, 4 -> ``图 4-11``; ambiguous splits are left alone) gets the book's
+      separator back, and a dash or ``一`` read for it becomes that separator;
+    * the space between cue and number, and the point after the number, follow the book's majority
+      (``图4-1`` -> ``图 4-1``, ``图 1-12. 2013年`` -> ``图 1-12．2013年``).
+
+    Lines are edited in place (``pages``: the OCR lines of each page); only the characters that change
+    are touched, inside the span holding them.
+    """
+    heads: dict[str, list[tuple[list[TextLine], int, re.Match[str]]]] = defaultdict(list)
+    cueless: list[tuple[list[TextLine], int, re.Match[str]]] = []
+    for lines in pages:
+        for i, ln in enumerate(lines):
+            if ln.source != "ocr":
+                continue
+            m = _HEAD.match(ln.text)
+            if m:
+                heads[m.group("cue")].append((lines, i, m))
+            elif (c := _CUELESS.match(ln.text)) and not _continues_line_above(lines, i):
+                cueless.append((lines, i, c))
+    _restore_cues(heads, cueless)
+    for found in heads.values():
+        chaptered = [m for _, _, m in found if m.group("sep")]
+        if len(chaptered) < 3 or len(chaptered) < 2 * (len(found) - len(chaptered)):
+            continue
+        seps = Counter(m.group("sep") for m in chaptered if m.group("sep") not in _ODD_SEPS)
+        chapters = {m.group("num").split(m.group("sep"))[0] for m in chaptered}
+        spaced = Counter(m.group("sp") for _, _, m in found)
+        space = spaced.most_common(1)[0][0] if spaced.most_common(1)[0][1] >= 0.66 * len(found) else None
+        points = Counter(_point_after(lines[i].text, m.end())[0] for lines, i, m in found)
+        point, n_point = points.most_common(1)[0]
+        point = point if point in _POINTS and n_point >= 0.66 * len(found) else None
+        for lines, i, m in found:
+            edits: list[tuple[int, int, str]] = []
+            after, lead = _point_after(lines[i].text, m.end())
+            if point is not None and after in _POINTS and (after != point or lead):
+                # "图 1-12 . 2013年" in a book of "图 1-12．2013年": the point, and no space after a full-width one
+                tail = lines[i].text[m.end() + lead + 1:]
+                gap = len(tail) - len(tail.lstrip(" ")) if point in "\uff0e\uff1a" else 0
+                edits.append((m.end(), m.end() + lead + 1 + gap, point))
+            num, sep = m.group("num"), m.group("sep")
+            if seps and not sep and 3 <= len(num) <= 4:
+                splits = [k for k in range(1, len(num)) if num[:k] in chapters and len(num) - k <= 2
+                          and num[k] != "0"]
+                if len(splits) == 1:
+                    edits.append((m.start("num") + splits[0], m.start("num") + splits[0], seps.most_common(1)[0][0]))
+            elif seps and sep and sep in _ODD_SEPS:
+                at = m.start("num") + num.index(sep)
+                edits.append((at, at + 1, seps.most_common(1)[0][0]))
+            if space is not None and m.group("sp") != space:
+                edits.append((m.start("sp"), m.end("sp"), space))
+            for a, b, new in sorted(edits, reverse=True):  # right to left: earlier offsets stay valid
+                lines[i] = edit_line(lines[i], a, b, new)
+
+
+def _point_after(text: str, end: int) -> tuple[str, int]:
+    """The character after a head's number, spaces skipped, and how many spaces were skipped."""
+    rest = text[end:]
+    lead = len(rest) - len(rest.lstrip(" "))
+    return rest[lead:lead + 1], lead
+
+
+def _continues_line_above(lines: Sequence[TextLine], i: int) -> bool:
+    """Line ``i`` continues an unfinished sentence in the line right above it (a wrapped reference)."""
+    ln = lines[i]
+    ends = ("\u3002", ".", "\uff01", "\uff1f", "!", "?")
+    for o in lines:
+        d = ln.base - o.base
+        if (o is not ln and 0.3 * ln.size < d <= 1.8 * ln.size and min(o.bbox[2], ln.bbox[2]) > max(o.bbox[0], ln.bbox[0])
+                and not o.text.rstrip().endswith(ends)):
+            return True
+    return False
+
+
+def _restore_cues(heads: dict[str, list[tuple[list[TextLine], int, re.Match[str]]]],
+                  cueless: list[tuple[list[TextLine], int, re.Match[str]]]) -> None:
+    """Give a line that opens like the book's captions, minus the cue (``4-1．病理性``: Tesseract dropped a
+    bold ``图``), the cue back: only when one cue's heads set such numbers with the same point after them
+    at least three times (and three times as often as any other cue's), and the line does not continue a
+    sentence above."""
+    style: Counter[tuple[str, str, str]] = Counter()
+    for cue, found in heads.items():
+        for lines, i, m in found:
+            after = lines[i].text[m.end():m.end() + 1]
+            if m.group("sep") and after in "\uff0e\uff1a:" and after:
+                style[(cue, m.group("sp"), after)] += 1
+    for lines, i, c in cueless:
+        fits = sorted(((n, k) for k, n in style.items() if k[2] == c.group("after") and n >= 3), reverse=True)
+        if fits and (len(fits) == 1 or fits[0][0] >= 3 * fits[1][0]):  # figures outnumber tables: 图 over 表
+            cue, sp, _ = fits[0][1]
+            lines[i] = edit_line(lines[i], 0, 0, cue + sp)
+
+
+def edit_line(line: TextLine, start: int, end: int, new: str) -> TextLine:
+    """``line`` with ``text[start:end]`` replaced by ``new``; the spans it touches are edited (the new text
+    goes to the first of them, an insertion at a span boundary to the span on the left, spans emptied by
+    the edit are dropped). Unchanged when the spans do not add up to the line's text."""
+    if "".join(s.text for s in line.spans) != line.text or not line.spans:
+        return line
+    spans: list = []
+    pos = 0
+    placed = False
+    for sp in line.spans:
+        a, b = pos, pos + len(sp.text)
+        pos = b
+        hit = a <= start < b or (start == end == b and not placed) or (a < end and start < b)
+        if not hit or placed and b <= end:
+            if not (placed and a < end and b <= end):  # a span the edit swallowed whole is dropped
+                spans.append(sp)
+            continue
+        head = sp.text[:max(0, start - a)] if not placed else ""
+        tail = sp.text[end - a:] if end <= b else ""
+        text = head + ("" if placed else new) + tail
+        placed = True
+        if text:
+            spans.append(replace(sp, text=text))
+    text = "".join(s.text for s in spans)
+    if not placed or text != line.text[:start] + new + line.text[end:]:
+        return line
+    return replace(line, text=text, spans=spans)

@@ -7,8 +7,9 @@ On a scanned page the whole page is one image, so pictures and charts have to be
 2. the running text OCR read (paragraphs, captions) is blanked where it lies on paper; short labels stay
    as ink and join the figure they sit next to, and text printed on a photograph is part of it;
 3. a closing joins the strokes of a chart and fills the gaps of a photograph; connected components of
-   figure size are kept, nested and overlapping ones merged; small ink beside them that OCR did not read
-   (tick labels of a chart with faint axes) joins them;
+   figure size are kept (a sparse one only when its ink runs through its inside, like a line chart's
+   curves, and not only along its edges), nested and overlapping ones merged; small ink beside them that
+   OCR did not read (tick labels of a chart with faint axes) joins them;
 4. each region's box is the extent of its own ink, in page points of the unrotated page (for a skewed
    scan: the axis-aligned hull of the skewed figure, the convention of the ground truth).
 
@@ -36,7 +37,8 @@ class RegionConfig:
     min_size: float = 28.0  # both sides at least this: smaller ink is never a figure on its own
     close: float = 6.0  # gaps this small inside a figure are bridged
     ink_contrast: int = 20  # grey levels below the paper that count as ink (light grey chart text too)
-    text_fill: float = 0.5  # a word box with more ink than this lies on a picture: not blanked
+    text_fill: float = 0.75  # a word box with more ink than this lies on a picture: not blanked (small dense
+    # Chinese print inks up to about 0.6 of its boxes at the working resolution; photographs nearly all)
     min_ink: float = 0.03  # share of a region's box that must be ink (a lone frame or axes are not a figure)
     merge_gap: float = 2.0  # regions closer than this are one
     absorb: float = 18.0  # small unread ink this close to a region, beside it, is its label
@@ -97,7 +99,7 @@ def find_regions(gray: np.ndarray, dpi: float, text_boxes: Sequence[BBox], cfg: 
         own = ink[y:y + bh, x:x + bw] & (labels[y:y + bh, x:x + bw] == i)
         ys, xs = np.nonzero(own)
         box = (float(x + xs.min()), float(y + ys.min()), float(x + xs.max() + 1), float(y + ys.max() + 1))
-        (boxes if own.mean() >= cfg.min_ink else sparse).append(box)
+        (boxes if own.mean() >= cfg.min_ink or _drawn_across(own, cfg.min_ink) else sparse).append(box)
     merged = merge_boxes(boxes, cfg.merge_gap * ppt)
     # the faint axes of a chart are sparse: they join the chart's lines they enclose or touch
     merged = [union([b] + [s for s in sparse if intersection(s, b) > 0 or gap(s, b) <= cfg.merge_gap * ppt])
@@ -107,6 +109,16 @@ def find_regions(gray: np.ndarray, dpi: float, text_boxes: Sequence[BBox], cfg: 
     out = [(b[0] / ppt, b[1] / ppt, b[2] / ppt, b[3] / ppt) for b in merged]
     out.sort(key=lambda b: (round(b[1], 1), round(b[0], 1)))
     return [tuple(round(v, 2) for v in b) for b in out]  # type: ignore[misc]
+
+
+def _drawn_across(own: np.ndarray, min_ink: float) -> bool:
+    """A sparse component whose ink runs through its inside (the curves of a line chart), not only along
+    its edges (a frame, a pair of axes): at least a quarter of the inner rows and columns hold ink."""
+    h, w = own.shape
+    inner = own[h // 10:h - h // 10, w // 10:w - w // 10]
+    if inner.size == 0 or own.mean() < min_ink / 3:
+        return False
+    return bool(inner.any(axis=1).mean() >= 0.25 and inner.any(axis=0).mean() >= 0.25)
 
 
 def absorb_labels(regions: Sequence[BBox], small: Sequence[BBox], reach: float) -> list[BBox]:

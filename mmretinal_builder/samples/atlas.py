@@ -75,6 +75,7 @@ BOOKS: tuple[BookDef, ...] = (
     BookDef("proceedings_mixed_b5", B5_1COL, (ES_FIGURA, DE_ABB, EN_CAPS), "mixed"),
     BookDef("retina_atlas_en_scan", replace(A4_2COL, page_number_in_footer=True), (EN_CAPS,), "English", "scanned"),
     BookDef("yandi_zh_broken", ZH_16K, (ZH_FULLWIDTH,), "Chinese", "broken-text"),
+    BookDef("yandibing_tupu_zh_scan", ZH_16K, (ZH_SPACE,), "Chinese", "scanned"),
 )
 
 # share of each figure kind in a book (the rest of the plan fixes minimums)

@@ -68,7 +68,7 @@ def write_books(out_dir: Path, books: list[BookDef], *, seed: int = 0, figures_p
 
 
 def default_books(n: int, scanned: bool = True, broken_text: bool = True) -> list[BookDef]:
-    """The first `n` books of the default set (cycled with numbered names beyond six)."""
+    """The first `n` books of the default set (cycled with numbered names beyond it)."""
     out = []
     for i in range(n):
         base = BOOKS[i % len(BOOKS)]
@@ -81,7 +81,7 @@ def default_books(n: int, scanned: bool = True, broken_text: bool = True) -> lis
     return out
 
 
-def generate_samples(out_dir: Path, *, seed: int = 0, books: int = 6, figures_per_book: int = 35,
+def generate_samples(out_dir: Path, *, seed: int = 0, books: int = len(BOOKS), figures_per_book: int = 35,
                      scanned: bool = True, broken_text: bool = True, show_progress: bool = False) -> Path:
     """Write <out_dir>/<book>.pdf for each book plus <out_dir>/ground_truth.json; returns the GT path.
 
