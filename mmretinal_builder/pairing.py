@@ -7,6 +7,8 @@ another figure: each makes the pair less likely, a caption in between all but fo
 numbers add a small term that keeps captions in numeric order with figures in reading order when
 geometry alone is ambiguous. The Hungarian algorithm (``scipy.optimize.linear_sum_assignment``) picks
 the cheapest one-to-one pairing; pairs above ``max_cost`` are refused.
+A side caption set flush with its figure's top or bottom edge costs about what a caption below does;
+reading a caption as below/above one figure while it sits flush beside another costs extra.
 
 One caption may cover several candidates (a panel grid of separate images): besides its one *primary*
 slot, each caption offers *extra* slots at a slightly higher cost, and every candidate may instead stay
@@ -32,6 +34,8 @@ from .geometry import BBox, area, gap, horizontal_overlap, intersection, union, 
 
 INFEASIBLE = 1e6
 MAX_EXTRA = 24  # extra slots one caption offers in the assignment
+ALIGN_TOL = 0.015  # fraction of the page height: a caption edge this close to a figure edge is set flush
+ROW_COST = 0.04  # a caption read below/above one figure while it sits flush beside another
 
 
 @dataclass
@@ -96,8 +100,16 @@ def relation_cost(fb: BBox, cb: BBox, page_h: float, kind: str = "figure") -> tu
     dy = max(0.0, cb[1] - fb[3], fb[1] - cb[3])  # a side caption may start a little above the figure
     if (vov >= 0.2 or dy <= 0.02 * page_h) and (cb[0] >= fb[2] - tol or cb[2] <= fb[0] + tol):
         d = max(0.0, cb[0] - fb[2], fb[0] - cb[2])
-        align = min(abs(cb[1] - fb[1]), abs(cb[3] - fb[3])) / page_h
-        opts.append((d / page_h + dy / page_h + 0.3 * (1 - vov) + 0.06 + 0.5 * align, "beside"))
+        align = min(abs(cb[1] - fb[1]), abs(cb[3] - fb[3]))
+        # the part of the caption outside the figure's rows, a few points of overhang forgiven (a side
+        # caption's first line often starts just above the figure's top)
+        out = max(0.0, fb[1] - cb[1] - tol) + max(0.0, cb[3] - fb[3] - tol)
+        short = max(min(cb[3] - cb[1], fb[3] - fb[1]), 1e-6)
+        # a side caption set flush with the figure's top or bottom edge is as good a sign as a caption
+        # below; one that merely lies alongside keeps the full penalty
+        side = 0.015 + 0.045 * min(1.0, align / (ALIGN_TOL * page_h))
+        opts.append((d / page_h + dy / page_h + 0.3 * min(1.0, out / short) + side + 0.5 * align / page_h,
+                     "beside"))
     if not opts:
         return None
     return min(opts)
@@ -146,6 +158,9 @@ def pair_cost(items: PageItems, f: int, c: int, cfg: PairingConfig, figures_bloc
     cost, name = rel
     if not _gap_ok(fb, cap.bbox, name, page_h, cfg.max_gap):
         return INFEASIBLE, name
+    if name in ("below", "above") and any(
+            k != f and _flush_beside(g, cap.bbox, page_h) for k, g in enumerate(items.figures)):
+        cost += ROW_COST  # the caption is set in another figure's row, as that figure's side caption
     corridor = _corridor(fb, cap.bbox, name)
     if corridor is not None:
         cost += 0.12 * sum(1 for p in items.prose if _center_in(p, corridor))
@@ -159,6 +174,16 @@ def pair_cost(items: PageItems, f: int, c: int, cfg: PairingConfig, figures_bloc
                 if k != f and intersection(other, corridor) > 0.2 * max(area(other), 1e-6):
                     cost += 0.35
     return cost, name
+
+
+def _flush_beside(fb: BBox, cb: BBox, page_h: float) -> bool:
+    """The caption sits next to the figure, within its rows, its top or bottom flush with the figure's."""
+    tol = 4.0
+    if not (cb[0] >= fb[2] - tol or cb[2] <= fb[0] + tol):
+        return False
+    d = max(0.0, cb[0] - fb[2], fb[0] - cb[2])
+    align = min(abs(cb[1] - fb[1]), abs(cb[3] - fb[3]))
+    return d <= 0.05 * page_h and vertical_overlap(fb, cb) >= 0.5 and align <= ALIGN_TOL * page_h
 
 
 def _stacked(a: BBox, b: BBox) -> bool:

@@ -93,7 +93,7 @@ class ExtractStage(Stage):
     name = "extract"
     scope = "book"
     Params = ExtractParams
-    version = "3"
+    version = "4"
 
     def __init__(self, params: ExtractParams | None = None) -> None:
         super().__init__(params)
