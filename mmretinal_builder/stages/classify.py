@@ -45,7 +45,7 @@ class ClassifyStage(Stage):
     name: ClassVar[str] = "classify"
     scope: ClassVar[Literal["book", "run"]] = "book"
     Params: ClassVar[type[Params]] = ClassifyParams
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
 
     def run(self, items: list[Figure], ctx: Context) -> list[Figure]:
         p: ClassifyParams = self.params  # type: ignore[assignment]

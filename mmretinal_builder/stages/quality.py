@@ -33,7 +33,7 @@ class QualityStage(Stage):
     name: ClassVar[str] = "quality"
     scope: ClassVar[Literal["book", "run"]] = "book"
     Params: ClassVar[type[Params]] = QualityParams
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
 
     def run(self, items: list[Figure], ctx: Context) -> list[Figure]:
         return filter_by_unit(items, ctx, lambda unit: self._judge(unit, ctx))

@@ -144,3 +144,11 @@ def test_cli_classify_bad_file_is_a_clear_error(tmp_path) -> None:  # noqa: ANN0
     assert "broken.jpg" in res.output and "not a readable image" in res.output
     with pytest.raises(BuilderError, match="missing.png"):
         read_image(tmp_path / "missing.png")
+
+
+def test_scanned_angiogram_panels_with_a_frame_line_are_ffa() -> None:
+    """Panels cut from a scanned page carry the crop's frame line and JPEG blocks: axis-aligned edges that must
+    not make an angiogram look like a graphic (the crop's margin is left out of ``axis_energy``)."""
+    for name in ("scan_ffa_fullframe_00.jpg", "scan_ffa_fov_00.jpg"):
+        res = classify_image(read_image(MODALITY_DIR / name))
+        assert res.modality == "FFA", (name, res.probabilities)
