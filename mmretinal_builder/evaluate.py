@@ -239,7 +239,7 @@ def _metrics(c: dict[str, Any]) -> dict[str, Any]:
         "caption_similarity": round(c["sim_sum"] / tp, 4) if tp else 0.0,
         "caption_cer": round(c["cer_sum"] / tp, 4) if tp else 0.0,
         "pair": _prf(c["pairs_right"], c["pred"], c["gt"]),
-        "pair_exact": _prf(c.get("pairs_right_exact", c["pairs_right"]), c["pred"], c["gt"]),
+        "pair_exact": _prf(c["pairs_right_exact"], c["pred"], c["gt"]),
         "retinal": {
             "figure": _prf(c["retinal_tp"], c["retinal_pred"], c["retinal_gt"]),
             "pair": _prf(c["retinal_pairs_right"], c["retinal_pred"], c["retinal_gt"]),

@@ -66,8 +66,10 @@ def english_plural(term: str) -> str:
     of multi-panel figures speak of "angiographies", "tomographies", "haemorrhages"."""
     head, _, last = term.rpartition(" ")
     low = last.lower()
-    if not last.isalpha() or low.endswith(("s", "x", "z", "ch", "sh")):
-        plural = last + "es" if low.endswith(("x", "z", "ch", "sh")) else last  # "drusen"/"lens": leave
+    if not last.isalpha() or low.endswith("s"):
+        plural = last  # "B-scan", "fundus", "lens": left as they are
+    elif low.endswith(("x", "z", "ch", "sh")):
+        plural = last + "es"
     elif low.endswith("y") and low[-2:-1] not in "aeiou":
         plural = last[:-1] + "ies"
     else:
