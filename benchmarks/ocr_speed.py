@@ -32,7 +32,7 @@ import pymupdf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mmretinal_builder.pdf.ocr import DEFAULT_LANG, render_gray  # noqa: E402
+from mmretinal_builder.pdf.scan.ocr import DEFAULT_LANG, render_gray  # noqa: E402
 from mmretinal_builder.stage import Context  # noqa: E402
 from mmretinal_builder.stages.extract import ExtractStage  # noqa: E402
 

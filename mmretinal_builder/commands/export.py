@@ -87,8 +87,8 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", help="list what would be uploaded, upload nothing"),
     ) -> None:
         """Upload an exported dataset to the Hugging Face Hub (token: HF_TOKEN or `hf auth login`)."""
-        from ..publish import find_token, plan_upload
-        from ..publish import publish as do_publish
+        from ..export.publish import find_token, plan_upload
+        from ..export.publish import publish as do_publish
 
         plan = plan_upload(dataset_dir, repo_id, revision=revision, private=private)
         if dry_run:

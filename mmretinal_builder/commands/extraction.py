@@ -69,7 +69,7 @@ def print_report(result: dict[str, Any]) -> None:
 
 def panel_metrics(gt: Path, run_dir: Path) -> dict | None:
     """Panel metrics when the run went through the panels stage and the ground truth has panel boxes."""
-    from ..panels.evaluate import evaluate_panels
+    from ..evaluation.panels import evaluate_panels
 
     figures = (run_dir / "figures.jsonl").read_text(encoding="utf-8")
     if '"panels": [{' not in figures:
@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
         show_errors: bool = typer.Option(False, "--show-errors", help="list missed figures and wrong captions"),
     ) -> None:
         """Figure precision/recall/F1, caption accuracy and CER, pair F1 (also on retinal figures)."""
-        from ..evaluate import evaluate, load_ground_truth, load_predictions, write_report
+        from ..evaluation.extraction import evaluate, load_ground_truth, load_predictions, write_report
 
         if (run is None) == (pdfs is None):
             raise BuilderError("give exactly one of --run RUN_DIR or --pdfs PDF_OR_FOLDER")

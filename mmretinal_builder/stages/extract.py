@@ -27,11 +27,15 @@ from typing import Literal
 import pymupdf
 from pydantic import Field
 
-from ..captions import DEFAULT_FIGURE_CUES, DEFAULT_TABLE_CUES, Caption, CaptionFinder, book_vocabulary
 from ..errors import BookError, BuilderError
 from ..geometry import BBox, area, clip, intersection, rounded, union
 from ..io import sha256_file
-from ..limits import (
+from ..pdf.born_digital import PDF_ERRORS, build_page_model, open_book
+from ..pdf.candidates import Candidate, CandidateConfig, build_candidates, table_regions
+from ..pdf.captions import DEFAULT_FIGURE_CUES, DEFAULT_TABLE_CUES, Caption, CaptionFinder, book_vocabulary
+from ..pdf.crops import FigureImage, native_image, render_region, turn_image
+from ..pdf.layout import DocStats, document_stats, furniture_keys, mark_decorations, mark_scans, page_layout
+from ..pdf.limits import (
     PageTimeout,
     active_content_warnings,
     book_password,
@@ -44,14 +48,17 @@ from ..limits import (
     reset_mupdf_warnings,
     time_limit,
 )
-from ..pairing import CaptionRef, Match, PageItems, PairingConfig, pair_book
-from ..pdf.born_digital import PDF_ERRORS, build_page_model, open_book
-from ..pdf.candidates import Candidate, CandidateConfig, build_candidates, table_regions
-from ..pdf.crops import FigureImage, native_image, render_region, turn_image
-from ..pdf.layout import DocStats, document_stats, furniture_keys, mark_decorations, mark_scans, page_layout
-from ..pdf.ocr import DEFAULT_LANG, OcrConfig, OcrError, default_workers, ocr_models, ocr_rule  # OCR hook
 from ..pdf.page_model import PageModel
+from ..pdf.pairing import CaptionRef, Match, PageItems, PairingConfig, pair_book
 from ..pdf.rotation import box_to_page, reading_turn, turn_model
+from ..pdf.scan.ocr import (  # OCR hook
+    DEFAULT_LANG,
+    OcrConfig,
+    OcrError,
+    default_workers,
+    ocr_models,
+    ocr_rule,
+)
 from ..pdf.text_layer import classify_text_layer
 from ..schema import Figure, Provenance, figure_id
 from ..stage import Context, Params, Stage
@@ -81,7 +88,7 @@ class ExtractParams(Params):
     ocr_lang: str = Field(DEFAULT_LANG, description="Tesseract languages, e.g. eng+chi_sim")
     ocr_dpi: float = Field(300.0, ge=100, le=600, description="resolution pages are rendered at for OCR")
     ocr_workers: int | None = Field(None, ge=1, description="OCR processes (default: CPU count, at most 4)")
-    # limits for untrusted files (mmretinal_builder.limits, docs/reliability.md)
+    # limits for untrusted files (mmretinal_builder.pdf.limits, docs/reliability.md)
     max_pages: int = Field(5000, ge=1, description="pages read per book; longer books are cut, with a warning")
     max_image_pixels: int = Field(150_000_000, ge=1_000_000,
                                   description="images declaring more pixels are never decoded (warning)")
@@ -172,7 +179,7 @@ class ExtractStage(Stage):
 
     def _ocr(self, models: list[PageModel], ctx: Context) -> None:
         """OCR hook (issue 4): pages whose text layer is ``none`` or ``broken`` get OCR lines and, on scans,
-        figure regions (:func:`~mmretinal_builder.pdf.ocr.ocr_models`), in a process pool when
+        figure regions (:func:`~mmretinal_builder.pdf.scan.ocr.ocr_models`), in a process pool when
         ``ocr_workers`` > 1."""
         p = self.params
         if not p.ocr or ctx.book_path is None or all(m.text_layer == "ok" for m in models):

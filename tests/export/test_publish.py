@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from mmretinal_builder.cli import app
 from mmretinal_builder.errors import BuilderError
 from mmretinal_builder.export import export_run
-from mmretinal_builder.publish import check_repo_id, find_token, plan_upload
+from mmretinal_builder.export.publish import check_repo_id, find_token, plan_upload
 
 from .fake_hub import serve_fake_hub
 

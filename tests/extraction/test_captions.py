@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mmretinal_builder.captions import CaptionFinder, normalize_caption, normalize_number
+from mmretinal_builder.pdf.captions import CaptionFinder, normalize_caption, normalize_number
 from mmretinal_builder.pdf.layout import PageLayout
 from mmretinal_builder.pdf.page_model import PageModel, Span, TextLine
 

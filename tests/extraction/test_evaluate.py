@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmretinal_builder.errors import BuilderError
-from mmretinal_builder.evaluate import cer, evaluate, levenshtein, load_ground_truth, load_predictions
+from mmretinal_builder.evaluation.extraction import (
+    cer,
+    evaluate,
+    levenshtein,
+    load_ground_truth,
+    load_predictions,
+)
 
 
 def naive(a: str, b: str) -> int:

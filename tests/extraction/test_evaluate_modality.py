@@ -1,6 +1,6 @@
 """The modality confusion matrix of eval-extraction."""
 
-from mmretinal_builder.evaluate import _gt_modality, modality_report
+from mmretinal_builder.evaluation.extraction import _gt_modality, modality_report
 
 
 def test_confusion_matrix_and_accuracy():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmretinal_builder.pairing import CaptionRef, PageItems, PairingConfig, pair_book, pair_page
+from mmretinal_builder.pdf.pairing import CaptionRef, PageItems, PairingConfig, pair_book, pair_page
 
 CFG = PairingConfig()
 SIZE = (595.0, 842.0)

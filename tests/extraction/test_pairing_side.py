@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmretinal_builder.pairing import CaptionRef, PageItems, PairingConfig, pair_page, relation_cost
+from mmretinal_builder.pdf.pairing import CaptionRef, PageItems, PairingConfig, pair_page, relation_cost
 
 CFG = PairingConfig()
 SIZE = (516.0, 729.0)

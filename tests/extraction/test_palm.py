@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mmretinal_builder.evaluate import evaluate, norm_text
+from mmretinal_builder.evaluation.extraction import evaluate, norm_text
 from mmretinal_builder.geometry import iou, to_fractions
 
 from .pdfs import extract

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mmretinal_builder.evaluate import evaluate
+from mmretinal_builder.evaluation.extraction import evaluate
 
 from .pdfs import extract
 

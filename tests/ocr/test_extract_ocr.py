@@ -9,7 +9,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from mmretinal_builder.evaluate import cer, evaluate
+from mmretinal_builder.evaluation.extraction import cer, evaluate
 from mmretinal_builder.samples.corrupt import break_text
 from mmretinal_builder.stage import Context
 from mmretinal_builder.stages.extract import ExtractStage

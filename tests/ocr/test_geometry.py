@@ -8,9 +8,9 @@ import pymupdf
 import pytest
 
 from mmretinal_builder.geometry import iou
-from mmretinal_builder.pdf.deskew import Rotation, deskew, estimate_skew
-from mmretinal_builder.pdf.ocr import render_gray
-from mmretinal_builder.pdf.regions import find_regions, merge_boxes, paper_level, solid_pictures
+from mmretinal_builder.pdf.scan.deskew import Rotation, deskew, estimate_skew
+from mmretinal_builder.pdf.scan.ocr import render_gray
+from mmretinal_builder.pdf.scan.regions import find_regions, merge_boxes, paper_level, solid_pictures
 
 from .synth import PARAGRAPH, PHOTO, rotated_hull, scan_pdf, text_page_pdf
 

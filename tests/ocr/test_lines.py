@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmretinal_builder.pdf.deskew import Rotation
-from mmretinal_builder.pdf.ocr import OcrPage, apply_ocr, scan_images
-from mmretinal_builder.pdf.ocr_lines import (
+from mmretinal_builder.pdf.page_model import ImagePlacement, PageModel
+from mmretinal_builder.pdf.scan.deskew import Rotation
+from mmretinal_builder.pdf.scan.ocr import OcrPage, apply_ocr, scan_images
+from mmretinal_builder.pdf.scan.ocr_lines import (
     build_lines,
     chinese_punctuation,
     join_words,
     line_geometry,
     split_at_gaps,
 )
-from mmretinal_builder.pdf.page_model import ImagePlacement, PageModel
-from mmretinal_builder.pdf.tesseract import OcrError, OcrWord, parse_tsv
+from mmretinal_builder.pdf.scan.tesseract import OcrError, OcrWord, parse_tsv
 
 HEAD = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
 

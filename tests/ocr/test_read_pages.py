@@ -9,10 +9,17 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from mmretinal_builder.evaluate import cer
+from mmretinal_builder.evaluation.extraction import cer
 from mmretinal_builder.geometry import iou
 from mmretinal_builder.pdf.born_digital import build_page_model
-from mmretinal_builder.pdf.ocr import OcrConfig, OcrError, check_tesseract, ocr_models, read_page, read_pages
+from mmretinal_builder.pdf.scan.ocr import (
+    OcrConfig,
+    OcrError,
+    check_tesseract,
+    ocr_models,
+    read_page,
+    read_pages,
+)
 from mmretinal_builder.pdf.text_layer import classify_text_layer
 from mmretinal_builder.samples.corrupt import break_text
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from mmretinal_builder.captions import CaptionFinder
-from mmretinal_builder.evaluate import evaluate
-from mmretinal_builder.pdf.deskew import Rotation
+from mmretinal_builder.evaluation.extraction import evaluate
+from mmretinal_builder.pdf.captions import CaptionFinder
 from mmretinal_builder.pdf.layout import document_stats, furniture_keys, mark_decorations, page_layout
-from mmretinal_builder.pdf.ocr import OcrPage, apply_ocr, unread_pdf_lines
-from mmretinal_builder.pdf.ocr_lines import build_lines, chinese_punctuation, line_geometry
-from mmretinal_builder.pdf.ocr_repair import doubtful_latin, harmonise_caption_heads, ideographs_as_latin
 from mmretinal_builder.pdf.page_model import ImagePlacement, PageModel, Span, TextLine
-from mmretinal_builder.pdf.regions import find_regions
-from mmretinal_builder.pdf.tesseract import OcrWord
+from mmretinal_builder.pdf.scan.deskew import Rotation
+from mmretinal_builder.pdf.scan.ocr import OcrPage, apply_ocr, unread_pdf_lines
+from mmretinal_builder.pdf.scan.ocr_lines import build_lines, chinese_punctuation, line_geometry
+from mmretinal_builder.pdf.scan.ocr_repair import doubtful_latin, harmonise_caption_heads, ideographs_as_latin
+from mmretinal_builder.pdf.scan.regions import find_regions
+from mmretinal_builder.pdf.scan.tesseract import OcrWord
 from mmretinal_builder.samples.atlas import BOOKS
 from mmretinal_builder.samples.generate import default_books
 

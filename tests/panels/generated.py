@@ -10,9 +10,9 @@ from typing import Any
 
 import pymupdf
 
+from mmretinal_builder.evaluation.panels import evaluate_panels
 from mmretinal_builder.geometry import area, from_fractions, intersection, rounded
 from mmretinal_builder.io import ImageStore, write_jsonl
-from mmretinal_builder.panels.evaluate import evaluate_panels
 from mmretinal_builder.schema import Figure, Provenance, figure_id
 from mmretinal_builder.stage import Context
 from mmretinal_builder.stages.panels import PanelStage

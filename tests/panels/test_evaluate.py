@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from mmretinal_builder.errors import BuilderError
+from mmretinal_builder.evaluation.panels import caption_words, evaluate_panels
 from mmretinal_builder.io import write_jsonl
-from mmretinal_builder.panels.evaluate import caption_words, evaluate_panels
 from mmretinal_builder.schema import Figure, Panel, Provenance
 
 PS = [100.0, 200.0]

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from mmretinal_builder import io as io_mod
-from mmretinal_builder.hostile import write_corpus
 from mmretinal_builder.runner import Runner
 from mmretinal_builder.samples import generate_samples
+from mmretinal_builder.samples.hostile import write_corpus
 
 from .helpers import FullDisk, recipe, snapshot
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-from mmretinal_builder import hostile
 from mmretinal_builder.runner import book_key
+from mmretinal_builder.samples import hostile
 
 from .helpers import build_cmd, read_jsonl, write_recipe
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mmretinal_builder.captions import _WS, CaptionFinder, book_vocabulary, normalize_caption
 from mmretinal_builder.geometry import union
 from mmretinal_builder.panels.subcaptions import split_subcaptions
+from mmretinal_builder.pdf.captions import _WS, CaptionFinder, book_vocabulary, normalize_caption
 from mmretinal_builder.pdf.layout import document_stats, furniture_keys, page_layout
 from mmretinal_builder.pdf.page_model import PageModel, Span, TextLine
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mmretinal_builder import hostile
-from mmretinal_builder.limits import PASSWORD_ENV
+from mmretinal_builder.pdf.limits import PASSWORD_ENV
 from mmretinal_builder.runner import Runner, book_key
+from mmretinal_builder.samples import hostile
 
 from .helpers import dataset_bytes, problems_by_book, read_jsonl, recipe, snapshot
 

@@ -8,7 +8,8 @@ import time
 import pymupdf
 import pytest
 
-from mmretinal_builder import hostile, limits
+from mmretinal_builder.pdf import limits
+from mmretinal_builder.samples import hostile
 
 
 def test_time_limit_interrupts_python_work():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mmretinal_builder import hostile
+from mmretinal_builder.samples import hostile
 
 from .helpers import write_recipe
 

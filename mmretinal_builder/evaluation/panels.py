@@ -27,8 +27,8 @@ from typing import Any
 from .. import geometry
 from ..errors import BuilderError
 from ..io import read_records
+from ..panels.subcaptions import body_start, find_mentions
 from ..schema import Figure, Panel
-from .subcaptions import body_start, find_mentions
 
 FIGURE_IOU = 0.8
 PANEL_IOU = 0.9

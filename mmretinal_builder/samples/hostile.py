@@ -6,7 +6,7 @@ reason that contains ``expect``) or ``warning`` (the book finishes; a warning co
 run's report). None of the files contains a figure a build could export, so adding them to a folder of good
 books must not change that folder's dataset.
 
-``python -m mmretinal_builder.hostile OUT_DIR`` writes the corpus (see docs/reliability.md).
+``python -m mmretinal_builder.samples.hostile OUT_DIR`` writes the corpus (see docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pymupdf
 
-from .io import atomic_write_bytes, atomic_write_text
+from ..io import atomic_write_bytes, atomic_write_text
 
 #: The password of the encrypted samples (the wrong one is given to ``encrypted_wrong_password.pdf``).
 PASSWORD = "open-sesame"

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..geometry import BBox
+from ...geometry import BBox
 from .regions import RegionConfig
 
 DEFAULT_LANG = "eng+chi_sim"

@@ -30,7 +30,7 @@ from typing import Literal
 
 import numpy as np
 
-from .geometry import BBox, area, gap, horizontal_overlap, intersection, union, vertical_overlap
+from ..geometry import BBox, area, gap, horizontal_overlap, intersection, union, vertical_overlap
 
 INFEASIBLE = 1e6
 MAX_EXTRA = 24  # extra slots one caption offers in the assignment

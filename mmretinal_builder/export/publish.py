@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import BuilderError
+from ..errors import BuilderError
 
 
 @dataclass

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..geometry import BBox
+from ...geometry import BBox
+from ..page_model import Span, TextLine
+from ..text_layer import is_hanzi
 from .deskew import Rotation
-from .page_model import Span, TextLine
 from .tesseract import OcrWord
-from .text_layer import is_hanzi
 
 _DESCENDERS = set("gjpqy,;()[]{}|/\\Q@$_")
 _TALL = set("bdfhklt0123456789!?%&#@$/\\|()[]{}'\"") | {chr(c) for c in range(ord("A"), ord("Z") + 1)}

@@ -26,9 +26,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .geometry import BBox, gap, horizontal_overlap, union
-from .pdf.layout import PageLayout, is_cjk
-from .pdf.page_model import PageModel, TextLine
+from ..geometry import BBox, gap, horizontal_overlap, union
+from .layout import PageLayout, is_cjk
+from .page_model import PageModel, TextLine
 
 DEFAULT_FIGURE_CUES: tuple[str, ...] = (
     "Figure", "FIGURE", "Fig.", "FIG.", "Fig", "FIG", "Figs.", "Figura", "FIGURA", "Fig.ª",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..geometry import BBox, gap, horizontal_overlap, intersection, union, vertical_overlap
+from ...geometry import BBox, gap, horizontal_overlap, intersection, union, vertical_overlap
 
 WORK_DPI = 100.0
 

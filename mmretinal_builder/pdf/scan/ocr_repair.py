@@ -22,10 +22,10 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..page_model import TextLine
+from ..text_layer import is_hanzi
 from .ocr_lines import line_geometry, word_width
-from .page_model import TextLine
 from .tesseract import OcrConfig, OcrWord, run_tesseract
-from .text_layer import is_hanzi
 
 CJK_LANGS = ("chi_sim", "chi_tra", "chi_sim_vert", "chi_tra_vert", "jpn", "kor")
 CHINESE_PAGE = 0.3  # share of ideographs among the characters read that makes a page Chinese

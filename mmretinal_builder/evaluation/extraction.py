@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BuilderError
-from .geometry import iou
-from .io import atomic_write_text, iter_jsonl, read_json
-from .schema import MODALITIES
+from ..errors import BuilderError
+from ..geometry import iou
+from ..io import atomic_write_text, iter_jsonl, read_json
+from ..schema import MODALITIES
 
 _TABLE_LABEL = re.compile(r"^\s*(Table|TABLE|Tab\.|TAB\.|Tabla|Tabelle|Tableau|表)")
 

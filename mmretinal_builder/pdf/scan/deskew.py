@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..geometry import BBox
+from ...geometry import BBox
 
 WORK_DPI = 100.0  # skew is estimated on a copy at about this resolution
 MIN_POINTS = 40  # fewer character-like components than this: no estimate (angle 0)

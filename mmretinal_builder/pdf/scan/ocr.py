@@ -4,7 +4,7 @@ One page (:func:`read_page`):
 
 1. render it grey at ``dpi`` in the visible frame (a page that is one upright JPEG/PNG scan is decoded
    and scaled with OpenCV instead: same pixels, ten times faster);
-2. estimate and undo its skew (:mod:`~mmretinal_builder.pdf.deskew`);
+2. estimate and undo its skew (:mod:`~mmretinal_builder.pdf.scan.deskew`);
 3. blank dense photographs (Tesseract neither reads their texture nor swallows a caption line printed
    close to one), run ``image_to_data`` (TSV) once;
 4. repair two known Tesseract failures with at most one extra run each, only on pages that show them:
@@ -15,7 +15,7 @@ One page (:func:`read_page`):
    line back onto the unrotated page. Lines keep their height and stay horizontal rows (a skewed line is
    moved rigidly to where its centre lies), so caption detection and pairing, written for PDF text lines,
    read them unchanged;
-6. on scans, find figure regions on the unrotated render (:mod:`~mmretinal_builder.pdf.regions`), with
+6. on scans, find figure regions on the unrotated render (:mod:`~mmretinal_builder.pdf.scan.regions`), with
    the running text masked out.
 
 Font sizes come from the glyph boxes (baseline to cap/ascender height; for Chinese, the character pitch)
@@ -29,7 +29,7 @@ thread per process (``OMP_THREAD_LIMIT=1``), the setting Tesseract's authors rec
 :func:`ocr_models` is the entry point of the extract stage: it reads the pages whose text layer is
 ``none`` or ``broken`` and puts the results into their page models (a broken page keeps the boxes of the PDF
 lines OCR did not read: :func:`unread_pdf_lines`), then makes the book's OCR'd caption heads agree with its
-numbering (:func:`~mmretinal_builder.pdf.ocr_repair.harmonise_caption_heads`).
+numbering (:func:`~mmretinal_builder.pdf.scan.ocr_repair.harmonise_caption_heads`).
 """
 
 from __future__ import annotations
@@ -44,13 +44,13 @@ import cv2
 import numpy as np
 import pymupdf
 
-from ..geometry import BBox, area, intersection
-from .born_digital import PDF_ERRORS
+from ...geometry import BBox, area, intersection
+from ..born_digital import PDF_ERRORS
+from ..layout import SCAN_COVER, WHOLE_PAGE
+from ..page_model import ImagePlacement, PageModel, TextLine
 from .deskew import deskew, estimate_skew
-from .layout import SCAN_COVER, WHOLE_PAGE
 from .ocr_lines import build_lines
 from .ocr_repair import harmonise_caption_heads, reread_chinese_lines, rescue_line_starts
-from .page_model import ImagePlacement, PageModel, TextLine
 from .regions import find_regions, solid_pictures
 from .tesseract import DEFAULT_LANG, OcrConfig, OcrError, check_tesseract, run_tesseract
 

@@ -1,0 +1,1 @@
+"""Evaluation against ground truth: extraction (figures, captions, pairs, modality) and panels."""
