@@ -154,9 +154,11 @@ def run_shard(
     inputs = items()
     out = stage.run(list(inputs), ctx)
     n_in, n_out, n_drop = len(inputs), len(out), sum(ctx.dropped.values())
-    if stage.scope == "book" and index > 0 and n_in != n_out + n_drop:
-        # The funnel must add up; a stage that loses items silently is a bug, not a data problem.
+    if n_in and n_in != n_out + n_drop:
+        # The funnel must add up; a stage that loses items silently is a bug, not a data problem. (A first
+        # stage gets no items and creates them; a stage may merge items only by dropping the merged ones.)
         raise BuilderError(f"stage {stage_name!r} got {n_in} items, kept {n_out} and dropped {n_drop}")
+    _stamp_lineage(out, stage_name, cls.version, ctx)
     write_jsonl(sdir / "items.jsonl", out)
     write_jsonl(sdir / "rejects.jsonl", ctx.rejects)
     stats = {
@@ -171,6 +173,18 @@ def run_shard(
     }
     write_json(sdir / "stats.json", stats)  # last: marks the shard done
     return StageRun(stage_name, fingerprint, stats, resumed=False), out
+
+
+def _stamp_lineage(items: list[Any], stage: str, version: str, ctx: Context) -> None:
+    """Append this stage's step to every kept item that carries a lineage (rule and detail from ctx.note)."""
+    from .schema import LineageStep
+
+    for item in items:
+        lineage = getattr(item, "lineage", None)
+        if lineage is None:
+            continue
+        rule, detail = ctx.notes.get(id(item), (None, {}))
+        lineage.append(LineageStep(stage=stage, version=version, rule=rule, detail=detail))
 
 
 def load_shard_items(run_dir: Path, shard: str, index: int, stage: str) -> list[Figure]:

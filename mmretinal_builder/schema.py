@@ -58,6 +58,19 @@ class Provenance(_Record):
     pair_rule: str | None = Field(default=None, description="how figure and caption were paired")
 
 
+class LineageStep(_Record):
+    """What one stage did to an item: stamped by the runner onto every item a stage keeps.
+
+    ``rule`` and ``detail`` come from the stage (:meth:`mmretinal_builder.stage.Context.note`); a stage that
+    notes nothing about an item still leaves a step (it kept the item unchanged or changed it by its one rule).
+    """
+
+    stage: str
+    version: str
+    rule: str | None = Field(default=None, description="the rule that decided this item at this stage")
+    detail: dict[str, Any] = Field(default_factory=dict, description="boxes, text before/after, scores")
+
+
 class CaptionText(_Record):
     """A caption after cleaning (curation stage)."""
 
@@ -123,6 +136,7 @@ class Figure(_Record):
     duplicates: list[str] = Field(default_factory=list, description="ids of near-duplicates merged into this")
     review: dict[str, Any] | None = Field(default=None, description="applied review decision")
     provenance: Provenance
+    lineage: list[LineageStep] = Field(default_factory=list, description="what each stage did, in order")
 
 
 def stable_id(*parts: Any, length: int = 16) -> str:

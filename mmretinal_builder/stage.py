@@ -48,6 +48,7 @@ class Context:
     dropped: Counter = field(default_factory=Counter)
     rejects: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # id(item) -> (rule, detail)
 
     @property
     def images(self) -> ImageStore:
@@ -69,6 +70,11 @@ class Context:
         payload = item.model_dump(mode="json") if isinstance(item, BaseModel) else item
         self.rejects.append({"reason": reason, "detail": detail, "stage": self.stage, "item": payload,
                              "kind": "report"})
+
+    def note(self, item: Any, rule: str, **detail: Any) -> None:
+        """Say which rule decided ``item`` at this stage (and what it saw); the runner stamps it onto the
+        item's lineage when the stage keeps it. The last note about an item wins."""
+        self.notes[id(item)] = (rule, detail)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
