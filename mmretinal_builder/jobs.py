@@ -20,8 +20,18 @@ from typing import Any
 from .book import Book
 from .errors import BookError, BuilderError
 from .pdf.limits import Limits
-from .shards import StageRun, book_key, fingerprint, load_items, run_shard, stage_identity, stage_instance
-from .stage import Context
+from .shards import (
+    StageRun,
+    book_key,
+    check_funnel,
+    fingerprint,
+    load_items,
+    run_shard,
+    stage_identity,
+    stage_instance,
+    stamp_lineage,
+)
+from .stage import Context, Stage
 
 log = logging.getLogger("mmretinal")
 
@@ -150,3 +160,31 @@ def _run_stages(job: BookJob, book: Book, limits: Limits, progress: ProgressFn |
 def _fail(result: BookResult, stage: str, error: str) -> BookResult:
     result.ok, result.error = False, {"book": result.name, "stage": stage, "error": error}
     return result
+
+
+def run_stages(stages: list[Stage], *, run_dir: Path, book_path: Path, book_meta: dict[str, Any] | None = None,
+               limits: Limits | None = None, processes: int | None = None) -> tuple[list[Any], Context]:
+    """Run book stages one after the other in this process, without shards (tests, benchmarks, notebooks): each
+    gets the same book and the items of the stages before it, as in a build, and the funnel is checked the same
+    way. Returns the last stage's items and one context holding every stage's counters, drops, reports and
+    warnings."""
+    limits = limits or Limits()
+    meta = book_meta or {}
+    total = Context(run_dir=Path(run_dir), stage="+".join(s.name for s in stages), book=Path(book_path).name,
+                    book_path=Path(book_path), book_meta=meta, limits=limits, processes=processes)
+    outputs: dict[str, list[Any]] = {}
+    items: list[Any] = []
+    with Book.from_meta(book_path, Path(book_path).name, meta, limits=limits) as book:
+        book.start_clock()
+        for stage in stages:
+            ctx = Context(run_dir=Path(run_dir), stage=stage.name, book=book.name, book_path=book.path,
+                          book_meta=meta, limits=limits, processes=processes, records=outputs, book_obj=book)
+            out = stage.run(list(items), ctx)
+            check_funnel(stage.name, len(items), out, ctx)
+            stamp_lineage(out, stage.name, type(stage).version, ctx)
+            total.counters.update(ctx.counters)
+            total.dropped.update(ctx.dropped)
+            total.rejects.extend(ctx.rejects)
+            total.warnings.extend(ctx.warnings)
+            outputs[stage.name] = items = out
+    return items, total

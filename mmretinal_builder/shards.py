@@ -102,13 +102,8 @@ def run_shard(*, run_dir: Path, shard: str, index: int, stage_name: str, stage: 
         return StageRun(stage_name, fp, done, resumed=True), None
     inputs = list(items())
     out = stage.run(inputs, ctx)
-    n_in, n_out, n_drop = len(inputs), len(out), sum(ctx.dropped.values())
-    if ctx.considered is not None:
-        n_in = ctx.considered  # a stage that forms items of another kind (pages -> pairs) counts what it formed
-    if n_in and n_in != n_out + n_drop:
-        # The funnel must add up; a stage that loses items silently is a bug, not a data problem. (A first
-        # stage gets no items and creates them; a stage may merge items only by dropping the merged ones.)
-        raise BuilderError(f"stage {stage_name!r} got {n_in} items, kept {n_out} and dropped {n_drop}")
+    n_in = check_funnel(stage_name, len(inputs), out, ctx)
+    n_out = len(out)
     stamp_lineage(out, stage_name, type(stage).version, ctx)
     write_jsonl(sdir / "items.jsonl", out)
     write_jsonl(sdir / "rejects.jsonl", ctx.rejects)
@@ -126,6 +121,19 @@ def run_shard(*, run_dir: Path, shard: str, index: int, stage_name: str, stage: 
         stats["items_in"] = len(inputs)  # the records it read (e.g. pages), besides the items it formed
     write_json(sdir / "stats.json", stats)  # last: marks the shard done
     return StageRun(stage_name, fp, stats, resumed=False), out
+
+
+def check_funnel(stage_name: str, n_inputs: int, out: list[Any], ctx: Context) -> int:
+    """The stage's ``in`` (its inputs, or the items it formed when it changes their kind: ``ctx.considered``),
+    checked against ``kept + dropped``."""
+    n_in, n_out, n_drop = n_inputs, len(out), sum(ctx.dropped.values())
+    if ctx.considered is not None:
+        n_in = ctx.considered  # a stage that forms items of another kind (pages -> pairs) counts what it formed
+    if n_in and n_in != n_out + n_drop:
+        # The funnel must add up; a stage that loses items silently is a bug, not a data problem. (A first
+        # stage gets no items and creates them; a stage may merge items only by dropping the merged ones.)
+        raise BuilderError(f"stage {stage_name!r} got {n_in} items, kept {n_out} and dropped {n_drop}")
+    return n_in
 
 
 def stamp_lineage(items: list[Any], stage: str, version: str, ctx: Context) -> None:
