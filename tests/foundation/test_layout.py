@@ -123,3 +123,41 @@ def test_runner_modules_stay_small(pkg):
                  "executors/local.py", "executors/ray.py", "stages/pages.py", "stages/pair.py", "stages/crop.py"):
         n = len((REPO / pkg / name).read_text(encoding="utf-8").splitlines())
         assert n <= 400, f"{pkg}/{name} has {n} lines"
+
+
+#: distribution name -> the module it is imported as, where the two differ (None: a tool or plugin, not imported;
+#: tensorboard is reached through torch.utils.tensorboard)
+IMPORT_NAMES: dict[str, str | None] = {
+    "opencv-python-headless": "cv2", "pillow": "PIL", "pyyaml": "yaml", "scikit-image": "skimage",
+    "scikit-learn": "sklearn", "tensorboard": "torch", "ruff": None, "pytest-xdist": None}
+
+
+def _imported_modules(folders: list[str]) -> set[str]:
+    found: set[str] = set()
+    for folder in folders:
+        for path in (REPO / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    found.update(a.name.split(".")[0] for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    found.add(node.module.split(".")[0])
+    return found
+
+
+def test_declared_dependencies_are_used():
+    """Every dependency pyproject.toml declares is imported by the code it is declared for (issue 17: pdfplumber was
+    declared and never imported)."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    where = {"": ["mmretinal_builder"], "train": ["keepfit"], "review": ["mmretinal_builder"],
+             "ray": ["mmretinal_builder"], "dev": ["tests", "benchmarks"]}
+    unused = []
+    for extra, deps in [("", project["dependencies"]), *project["optional-dependencies"].items()]:
+        used = _imported_modules(where[extra])
+        for dep in deps:
+            name = re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower()
+            module = IMPORT_NAMES.get(name, name.replace("-", "_"))
+            if module is not None and module not in used:
+                unused.append(f"{extra or 'dependencies'}: {dep}")
+    assert not unused, f"declared but never imported: {unused}"
