@@ -129,17 +129,20 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             yield obj
 
 
-def read_records(path: Path, model: type[M]) -> list[M]:
-    """Read a JSONL file of records, validating each against ``model``."""
-    out = []
+def iter_records(path: Path, model: type[M]) -> Iterator[M]:
+    """The records of a JSONL file one by one, each validated against ``model``."""
     for n, obj in enumerate(iter_jsonl(path), 1):
         try:
-            out.append(model.model_validate(obj))
+            yield model.model_validate(obj)
         except ValidationError as e:
             first = e.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise BuilderError(f"{path}: record {n}: {where}: {first['msg']}") from None
-    return out
+
+
+def read_records(path: Path, model: type[M]) -> list[M]:
+    """Read a JSONL file of records, validating each against ``model``."""
+    return list(iter_records(path, model))
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

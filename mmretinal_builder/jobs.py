@@ -96,21 +96,22 @@ def run_book(job: BookJob, progress: ProgressFn | None = None) -> BookResult:
 def _run_stages(job: BookJob, book: Book, limits: Limits, progress: ProgressFn | None) -> BookResult:
     key = book_key(job.name)
     fp, last = job.prev_fingerprint, job.prev_index
-    outputs: dict[str, list[Any]] = {}  # items of the stages run in this job, by stage name
+    # only the last stage's output stays in memory (it is the next stage's input); earlier stages' items are read
+    # from their shards when a stage asks (a 5000-page book's pages are not held through every stage)
+    cached: tuple[str, list[Any]] | None = None
     result = BookResult(job.name, True, fp, last)
     names = job.stage_names
 
-    def earlier(stage: str) -> list[Any] | None:
-        """Items of an earlier book stage of this recipe: in memory when it ran in this job, else its shard."""
-        if stage in outputs:
-            return outputs[stage]
+    def earlier(stage: str, keep: Callable[[Any], bool] | None = None) -> list[Any] | None:
+        """Items of an earlier book stage of this recipe: in memory when it ran last, else from its shard."""
+        if cached is not None and cached[0] == stage:
+            return cached[1] if keep is None else [x for x in cached[1] if keep(x)]
         if stage not in names or not job.stage_targets:
             return None
         index = names.index(stage)
         if last is None or index > last:
             return None
-        outputs[stage] = load_items(job.run_dir, key, index, stage, job.stage_targets[index])
-        return outputs[stage]
+        return load_items(job.run_dir, key, index, stage, job.stage_targets[index], keep)
 
     for index, name, target, params in job.stages:
         stage = stage_instance(target, params)
@@ -148,8 +149,7 @@ def _run_stages(job: BookJob, book: Book, limits: Limits, progress: ProgressFn |
             log.error("%s: stage %s failed:\n%s", job.name, name, traceback.format_exc())
             return _fail(result, name, f"internal error: {type(e).__name__}: {e}")
         result.runs.append(run)
-        if out is not None:
-            outputs[name] = out
+        cached = (name, out) if out is not None else None
         fp, last = fp_new, index
         result.fingerprint, result.last_index = fp, last
         if progress:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .errors import BuilderError
-from .io import dumps, read_records, write_json, write_jsonl
+from .io import dumps, iter_records, read_records, write_json, write_jsonl
 from .stage import Context, Stage, load_stage_class
 
 RUN_SHARD = "_run"
@@ -75,10 +76,14 @@ def load_done(sdir: Path, fp: str) -> dict[str, Any] | None:
     return stats if stats.get("fingerprint") == fp else None
 
 
-def load_items(run_dir: Path, shard: str, index: int, stage: str, target: str) -> list[Any]:
-    """The items a finished shard kept, as the records its stage produces."""
+def load_items(run_dir: Path, shard: str, index: int, stage: str, target: str,
+               keep: Callable[[Any], bool] | None = None) -> list[Any]:
+    """The items a finished shard kept, as the records its stage produces (only those ``keep`` accepts)."""
     model: type[BaseModel] = load_stage_class(target).produces
-    return read_records(shard_dir(run_dir, shard, index, stage) / "items.jsonl", model)
+    path = shard_dir(run_dir, shard, index, stage) / "items.jsonl"
+    if keep is None:
+        return read_records(path, model)
+    return [r for r in iter_records(path, model) if keep(r)]
 
 
 @dataclass

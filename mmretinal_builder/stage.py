@@ -60,7 +60,7 @@ class Context:
     #: worker the runner sets 1: the book pool and OCR share one budget of processes, never nested pools.
     processes: int | None = None
     #: items of earlier stages of this book, by stage name (``panels`` reads the pages); see :meth:`earlier`
-    records: dict[str, list[Any]] | Callable[[str], list[Any] | None] = field(default_factory=dict)
+    records: dict[str, list[Any]] | Callable[..., list[Any] | None] = field(default_factory=dict)
     #: items a stage that changes the kind of item formed (``pair``): the funnel check is made on these
     considered: int | None = None
     book_obj: Book | None = None  # the book's one door (the runner's); see :attr:`pdf`
@@ -86,11 +86,14 @@ class Context:
         """The book's hash (computed once by the runner), None when the context has no book."""
         return self.pdf.sha256 if self.book_obj is not None or self.book_path is not None else None
 
-    def earlier(self, stage: str) -> list[Any] | None:
-        """The items the earlier stage ``stage`` kept for this book (None when the recipe has no such stage)."""
+    def earlier(self, stage: str, keep: Callable[[Any], bool] | None = None) -> list[Any] | None:
+        """The items the earlier stage ``stage`` kept for this book (None when the recipe has no such stage);
+        ``keep``: only those it accepts (read from the shard one by one, so a 5000-page book's pages need not all
+        be in memory when a stage wants a few)."""
         if callable(self.records):
-            return self.records(stage)
-        return self.records.get(stage)
+            return self.records(stage, keep)  # type: ignore[call-arg]
+        items = self.records.get(stage)
+        return items if items is None or keep is None else [x for x in items if keep(x)]
 
     @property
     def images(self) -> ImageStore:

@@ -95,7 +95,8 @@ class PanelStage(Stage):
     params: PanelParams
 
     def run(self, items: list[Figure], ctx: Context) -> list[Figure]:
-        pages = PageIndex(ctx.earlier("pages"))
+        wanted = {fig.page for fig in items}
+        pages = PageIndex(ctx.earlier("pages", keep=lambda r: r.page in wanted) if items else None)
         out = []
         for n, fig in enumerate(items, 1):
             out.append(self.process(fig, ctx, pages.get(fig.page)))
