@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..geometry import BBox, gap, horizontal_overlap, union
+from .glyphs import SPACING_ACCENTS
+from .glyphs import compose as _compose
 from .layout import PageLayout, is_cjk
 from .page_model import PageModel, TextLine
 
@@ -435,20 +437,16 @@ def _after_label_rule(rest: str, styled: bool, bare: bool) -> str | None:
 
 _LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
               "\ufb05": "st", "\ufb06": "st"}
-_SPACING_ACCENTS = {
-    "\u00b4": "\u0301", "\u02ca": "\u0301", "`": "\u0300", "\u02cb": "\u0300", "\u00a8": "\u0308",
-    "\u02c6": "\u0302", "^": "\u0302", "\u02dc": "\u0303", "~": "\u0303", "\u00b8": "\u0327",
-    "\u02c7": "\u030c", "\u02d8": "\u0306", "\u02da": "\u030a", "\u02d9": "\u0307", "\u02dd": "\u030b",
-    "\u00af": "\u0304",
-}
-_ACC = "".join(re.escape(k) for k in _SPACING_ACCENTS)
-_ACC_BEFORE = re.compile(rf"(?P<acc>[{_ACC}]) ?(?P<base>[A-Za-z\u0131])")
+# Text-level fallback for split accents (OCR text, text without glyph boxes): the born-digital reader
+# already composed accents by geometry (:mod:`.glyphs`). Only non-ASCII spacing accents count here ("^", "~"
+# and "`" are glyphs of their own in text: "x^2", "~5 mm"), and no space is ever removed: without the
+# glyph boxes "nervio ´optico" (a space, then ó) and "Representaci ´on" (no space) cannot be told apart.
+_TEXT_ACCENTS = {k: v for k, v in SPACING_ACCENTS.items() if not k.isascii()}
+_ACC = "".join(re.escape(k) for k in _TEXT_ACCENTS)
+_ACC_BEFORE = re.compile(rf"(?P<acc>[{_ACC}])(?P<base>[A-Za-z\u0131])")
 _ACC_AFTER = re.compile(rf"(?P<base>[A-Za-z\u0131])(?P<acc>[{_ACC}])(?![A-Za-z\u0131])")
-_DOTLESS = re.compile(rf"\u0131 ?(?P<a1>[{_ACC}\u0300-\u036f])|(?P<a2>[{_ACC}\u0300-\u036f]) ?\u0131")
+_DOTLESS = re.compile(rf"\u0131(?P<a1>[{_ACC}\u0300-\u036f])|(?P<a2>[{_ACC}\u0300-\u036f])\u0131")
 _COMBINING_BEFORE = re.compile(r"(?<![A-Za-z\u0131\u0300-\u036f])(?P<acc>[\u0300-\u036f]+)(?P<base>[A-Za-z\u0131])")
-# "Representaci ´on": a non-ASCII spacing accent set apart by a space inside a word
-_SPACED_ACC = re.compile("(?<=[a-z]) (?P<acc>[\u00b4\u00a8\u02c6\u02dc\u02c7\u02ca\u02cb\u02d8\u02da\u02d9\u02dd])"
-                         "(?=[a-z\u0131])")
 _HYPHENS = "-\u2010\u2011\u00ad"
 _LEFT_OF_HYPHEN = re.compile(r"([^\s\-\u2010\u2011\u00ad]+)[\-\u2010\u2011\u00ad]$")
 _CJK_PUNCT_NO_SPACE_BEFORE = "\uff0c\u3002\uff1b\uff1a\uff01\uff1f\uff09\u3001\u300d\u300f\u3011"
@@ -459,16 +457,9 @@ def normalize_number(num: str) -> str:
     return re.sub(r"[\u2010\u2011\u2012\u2013\u2014\u2212]", "-", s)  # NFKC maps U+FF0D to "-" already
 
 
-def _compose(base: str, acc: str) -> str | None:
-    combining = _SPACING_ACCENTS.get(acc, acc)
-    if base == "\u0131":
-        base = "i"  # TeX's dotless i under an accent
-    out = unicodedata.normalize("NFC", base + combining)
-    return out if len(out) == 1 else None
-
-
 def fix_split_accents(text: str) -> str:
-    """``Representaci´on`` -> ``Representación``: a spacing accent next to a letter becomes one character."""
+    """``Representaci´on`` -> ``Representación``: a spacing accent touching a letter becomes one character
+    (spaces are never removed; see :mod:`.glyphs` for the geometric repair of PDF text)."""
 
     def compose(m: re.Match[str]) -> str:
         acc = m.group("acc")
@@ -477,7 +468,6 @@ def fix_split_accents(text: str) -> str:
 
     # TeX's dotless i exists only to carry an accent: the accent next to it is its own, on either side
     text = _DOTLESS.sub(lambda m: _compose("i", m.group("a1") or m.group("a2")) or m.group(0), text)
-    text = _SPACED_ACC.sub(lambda m: m.group("acc"), text)
     text = _COMBINING_BEFORE.sub(compose, text)  # a combining mark typed before its letter
     text = _ACC_BEFORE.sub(compose, text)  # TeX order: accent, then the letter it sits on
     text = _ACC_AFTER.sub(compose, text)
