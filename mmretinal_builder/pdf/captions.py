@@ -1,8 +1,9 @@
 """Caption detection on page models, and caption text normalisation.
 
 A caption starts a line with a cue from a configurable, multilingual list (``Fig.``, ``Figure``, ``图``,
-``Figura``, ``Abb.`` ... and, for tables, ``Table``, ``Tab.``, ``表`` ...) followed by a number (``3``,
-``3-12``, ``2.5``, ``S1``). Body-text references are rejected:
+``Figura``, ``Abb.``, ``شکل``, ``Рис.`` ... and, for tables, ``Table``, ``Tab.``, ``表``, ``جدول`` ...) followed by
+a number (``3``, ``3-12``, ``2.5``, ``S1``, ``۳-۲``; any decimal digits, read as ASCII in ``number``). Lines of
+right-to-left text are in reading order (the OCR reader sees to it) and their rows continue to the left. Body-text references are rejected:
 
 * the cue must start a line, and that line must start a paragraph (first line of its block, or the line
   above ends a sentence / is not running text / is far above), unless the label is set apart typographically;
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..geometry import BBox, gap, horizontal_overlap, union
+from .bidi import is_rtl
 from .glyphs import SPACING_ACCENTS
 from .glyphs import compose as _compose
 from .layout import PageLayout, is_cjk
@@ -34,13 +36,18 @@ from .page_model import PageModel, TextLine
 
 DEFAULT_FIGURE_CUES: tuple[str, ...] = (
     "Figure", "FIGURE", "Fig.", "FIG.", "Fig", "FIG", "Figs.", "Figura", "FIGURA", "Fig.ª",
-    "Abb.", "Abbildung", "ABBILDUNG", "Plate", "PLATE", "图", "圖",
+    "Abb.", "Abbildung", "ABBILDUNG", "Plate", "PLATE", "图", "圖", "図",
+    "\u0634\u06a9\u0644", "\u0634\u0643\u0644",  # Persian and Arabic "shekl" (figure)
+    "Рис.", "Рисунок", "그림",
 )
 DEFAULT_TABLE_CUES: tuple[str, ...] = (
-    "Table", "TABLE", "Tab.", "TAB.", "Tabla", "TABLA", "Tabelle", "Tableau", "表",
+    "Table", "TABLE", "Tab.", "TAB.", "Tabla", "TABLA", "Tabelle", "Tableau", "Tabela", "Tabella", "表",
+    "\u062c\u062f\u0648\u0644",  # Persian/Arabic "jadval" (table)
+    "Таблица", "표",
 )
 
-_DIGIT = "0-9\uff10-\uff19"
+# ASCII, full-width, Arabic-Indic and Persian (extended Arabic-Indic) digits
+_DIGIT = "0-9\uff10-\uff19\u0660-\u0669\u06f0-\u06f9"
 # Separators inside a number ("3-12", "2.5"); a full-width "．" always ends the label in CJK typesetting,
 # and later parts have at most three digits ("图 2-3．2008年..." is label "图 2-3", not "2-3.2008").
 _DASH = "\\-\u2010\u2011\u2012\u2013\u2014\u2212\uff0d."
@@ -50,7 +57,7 @@ _NUMBER = (
     rf"|[IVXLC]{{1,6}}(?=[.:\uff0e\uff1a])"
 )
 #: Punctuation that may follow a caption number (and makes the line a caption on its own).
-_CAPTION_PUNCT = ".:|\u2014\u2013-\uff0e\uff1a\u3002\u00b7"
+_CAPTION_PUNCT = ".:|\u2014\u2013-\uff0e\uff1a\u3002\u00b7\u060c\u061b\u06d4"
 _TERMINAL = tuple(".!?:;\u3002\uff01\uff1f\uff1a\uff1b\uff0e)")
 _SENTENCE_END = tuple(".!?\u3002\uff01\uff1f")
 _LEADERS = re.compile(r"(\.\s?){4,}|\u2026{2,}|(\s\.){3,}")
@@ -97,8 +104,9 @@ class CaptionFinder:
         alts = []
         for c in cues:
             esc = re.escape(c)
-            # A Latin cue ending in a letter must not run into a longer word ("Figures", "Figured").
-            alts.append(esc + ("(?![A-Za-z])" if c[-1].isalpha() and c[-1].isascii() else ""))
+            # A cue ending in a letter must not run into a longer word ("Figures", "Figured", "شکلی"); Chinese
+            # and Japanese cues are single characters that need no boundary.
+            alts.append(esc + ("(?![^\\W\\d_])" if c[-1].isalpha() and not is_cjk(c[-1]) else ""))
         ws = r"[\s\u00a0\u2000-\u200b\u202f\u3000]*"
         return re.compile(
             rf"^{ws}(?P<cue>{'|'.join(alts)}){ws}(?:(?P<num>{_NUMBER})|(?P<bare>(?=[:\uff1a\u2014|])))"
@@ -344,16 +352,18 @@ def _same_row(model: PageModel, k: int, taken: set[int], reach: float = 1.0) -> 
     ln = lines[k]
     size = ln.size
     out = []
-    right = ln.bbox[2]
-    for j in sorted(range(len(lines)), key=lambda j: lines[j].bbox[0]):
+    rtl = is_rtl(ln.text)  # a right-to-left caption row goes on to the left
+    edge = ln.bbox[0] if rtl else ln.bbox[2]
+    for j in sorted(range(len(lines)), key=lambda j: -lines[j].bbox[2] if rtl else lines[j].bbox[0]):
         o = lines[j]
         if j in taken or j == k or not o.horizontal:
             continue
         # a column gutter is wider than one em; a line MuPDF split inside a caption row is not
-        gap_ok = -0.5 <= o.bbox[0] - right <= (reach if not out else 1.0) * size
+        step = edge - o.bbox[2] if rtl else o.bbox[0] - edge
+        gap_ok = -0.5 <= step <= (reach if not out else 1.0) * size
         if abs(o.base - ln.base) <= 0.3 * size and gap_ok and abs(o.size - size) <= 1.5:
             out.append(j)
-            right = o.bbox[2]
+            edge = o.bbox[0] if rtl else o.bbox[2]
     return out
 
 
@@ -381,7 +391,8 @@ def _row_texts(model: PageModel, members: list[int]) -> list[str]:
             rows.append([k])
     out = []
     for row in rows:
-        parts = sorted(row, key=lambda j: model.lines[j].bbox[0])
+        rtl = is_rtl("".join(model.lines[j].text for j in row))  # pieces of a right-to-left row read right to left
+        parts = sorted(row, key=lambda j: -model.lines[j].bbox[2] if rtl else model.lines[j].bbox[0])
         out.append(" ".join(model.lines[j].text for j in parts))
     return out
 
@@ -453,7 +464,9 @@ _CJK_PUNCT_NO_SPACE_BEFORE = "\uff0c\u3002\uff1b\uff1a\uff01\uff1f\uff09\u3001\u
 
 
 def normalize_number(num: str) -> str:
+    """``３-１２``, ``۳-۱۲``, ``3–12`` -> ``3-12``: ASCII digits, one kind of dash."""
     s = unicodedata.normalize("NFKC", num)
+    s = "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c for c in s)
     return re.sub(r"[\u2010\u2011\u2012\u2013\u2014\u2212]", "-", s)  # NFKC maps U+FF0D to "-" already
 
 
@@ -546,8 +559,10 @@ def normalize_caption(rows: Sequence[str] | str, vocabulary: set[str] | None = N
     text = _WS.sub(" ", text).strip()
     text = re.sub(r"([(\[\uff08])\s+", r"\1", text)
     text = re.sub(r"\s+([)\]\uff09])", r"\1", text)
-    text = re.sub(r"\s+([,;!?](?=\s|$))", r"\1", text)
-    text = re.sub(r"(?<=\w)\s+([.:](?=\s|$))", r"\1", text)
+    # a space before "," or a sentence's "." is never printed; before ":", ";", "!" and "?" it is French
+    # typography (a reader sees "patient atteint de X : ..."), so it stays
+    text = re.sub(r"\s+(,(?=\s|$))", r"\1", text)
+    text = re.sub(r"(?<=\w)\s+(\.(?=\s|$))", r"\1", text)
     text = re.sub(rf"\s+([{_CJK_PUNCT_NO_SPACE_BEFORE}])", r"\1", text)
     text = re.sub(r"(?<=[\u3400-\u9fff\u3000-\u303f\uff00-\uffef])\s+(?=[\u3400-\u9fff\uff08\u300c])", "", text)
     # Chinese typesetting puts glue, not spaces, between CJK and Latin/digits; extraction turns the gap into

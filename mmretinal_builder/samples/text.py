@@ -12,6 +12,8 @@ from functools import cache, lru_cache
 
 import pymupdf
 
+from .texstyle import TexOptions, draw_tex_text
+
 # The built-in CJK font is referenced, not embedded: its PDF widths are 1 em for every glyph and
 # MuPDF reports its boxes with ascent 1.0 / descent 0.2 (from the font descriptor).
 CJK_FONT = "china-s"
@@ -185,13 +187,18 @@ def draw_line(
     baseline: float,
     color: tuple[float, float, float] = (0, 0, 0),
     render_mode: int = 0,
+    tex: TexOptions | None = None,
 ) -> tuple[float, float, float, float]:
-    """Draw a line's segments onto a Shape; returns the line box."""
+    """Draw a line's segments onto a Shape; returns the line box. With ``tex``, Latin text is drawn the
+    way pdfTeX draws it (:mod:`.texstyle`), at the same positions."""
     cx = x
     for text, font in line.segments:
-        shape.insert_text(
-            (cx, baseline), text, fontname=font, fontsize=line.size, color=color, render_mode=render_mode
-        )
+        if tex is not None and font != CJK_FONT and render_mode == 0:
+            draw_tex_text(shape, cx, baseline, text, font, line.size, tex, color=color)
+        else:
+            shape.insert_text(
+                (cx, baseline), text, fontname=font, fontsize=line.size, color=color, render_mode=render_mode
+            )
         cx += text_width(text, font, line.size)
     return line_box(line, x, baseline)
 

@@ -1,7 +1,7 @@
 """Tesseract's words -> :class:`~mmretinal_builder.pdf.page_model.TextLine` s in page points.
 
 Words are grouped by Tesseract's block / paragraph / line numbers, split where the print shows a wide
-blank gap, measured (baseline, font size from cap height or Chinese character pitch) and moved back onto
+blank gap, put in reading order (right-to-left lines: :mod:`~mmretinal_builder.pdf.bidi`), measured (baseline, font size from cap height or Chinese character pitch) and moved back onto
 the unrotated page as rigid rows. Chinese text gets the spacing and full-width punctuation of Chinese
 print, and panel labels whose bracket or point Tesseract misread are repaired (:func:`repair_panel_labels`). The boxes covering running text are returned too: they mask text out when looking for figures.
 """
@@ -12,10 +12,12 @@ import re
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from ...geometry import BBox
+from ..bidi import fix_reversed_number, is_rtl, logical_order
 from ..page_model import Span, TextLine
 from ..text_layer import is_hanzi
 from .deskew import Rotation
@@ -236,7 +238,12 @@ def build_lines(words: Sequence[OcrWord], scale: float, rotation: Rotation | Non
         if sum(w.conf for w in ws) / len(ws) < min_conf:
             continue
         box, _, size = line_geometry(ws)
+        rtl = is_rtl("".join(w.text for w in ws))
+        if rtl:  # gaps are found left to right; each piece is put back in reading order below
+            ws = sorted(ws, key=lambda w: w.bbox[0])
         for seg in split_at_gaps(ws, SPLIT_GAP * size, ink, (box[1], box[3])):
+            if rtl:
+                seg = rtl_words(seg)
             if any(c.isalnum() for w in seg for c in w.text):
                 box, base, size = line_geometry(seg)
                 raw.append(((key[0], key[1]), seg, box, base, size))
@@ -299,6 +306,13 @@ def _last_line_of(line: TextLine, lines: Sequence[TextLine], running: set[tuple[
                 and o.bbox[0] - h <= line.bbox[0] and line.bbox[2] <= o.bbox[2] + h:
             return True
     return False
+
+
+def rtl_words(words: Sequence[OcrWord]) -> list[OcrWord]:
+    """The words of a right-to-left line (Persian, Arabic) in reading order, hyphen-joined numbers that
+    Tesseract read backwards put right (:mod:`~mmretinal_builder.pdf.bidi`)."""
+    ordered = logical_order(words, lambda w: w.text, lambda w: (w.bbox[0] + w.bbox[2]) / 2)
+    return [replace(w, text=fix_reversed_number(w.text)) for w in ordered]
 
 
 def split_at_gaps(words: Sequence[OcrWord], max_gap: float, ink: np.ndarray | None = None,
