@@ -62,14 +62,18 @@ LATEX_THESIS = PageStyle(
     "latex-thesis", "A4 thesis typeset with pdfTeX, single column; chapters in Spanish, Portuguese and French; "
     "every accent drawn as its own glyph over the letter, no space characters (gaps only), the underscore a "
     "rule; captions below or above figures; page numbers in the footer", 595, 842, left=85, right=85, top=80,
-    bottom=70, body_font="tiro", body_bold="tibo", body_size=10.0, leading=13.0, cap_font="tiro", cap_bold="tibo",
-    cap_size=9.0, cap_leading=11.0, page_number_in_footer=True, chapter_word="", tex=TexOptions())
+    bottom=70, body_font="mpl:DejaVuSerif", body_bold="mpl:DejaVuSerif-Bold", body_size=9.5, leading=12.5,
+    cap_font="mpl:DejaVuSerif", cap_bold="mpl:DejaVuSerif-Bold", cap_size=8.5, cap_leading=10.5,
+    header_font="mpl:DejaVuSerif", page_number_in_footer=True, chapter_word="", tex=TexOptions(dotless_i=True))
 
 EN_FIG = LabelStyle("Fig.", "-", " ", "Table", "en")
 EN_FIGURE = LabelStyle("Figure", ".", ": ", "Table", "en")
 EN_CAPS = LabelStyle("FIG.", None, ". ", "TABLE", "en")
 ZH_SPACE = LabelStyle("图", "-", " ", "表", "zh")
 ZH_FULLWIDTH = LabelStyle("图", "-", "．", "表", "zh")
+PERSIAN_A4 = PageStyle(
+    "fa-a4", "A4 Persian paper, one column, right-to-left text set by MuPDF's HTML layout in DejaVu Sans; one "
+    "figure per page with its caption below", 595, 842, left=70, right=70, top=70, bottom=60, lang="fa")
 ES_FIGURA = LabelStyle("Figura", ".", ". ", "Tabla", "es")
 DE_ABB = LabelStyle("Abb.", None, ": ", "Tab.", "de")
 ES_FIGURA_TEX = LabelStyle("Figura", ".", ": ", "Tabla", "es")  # LaTeX's default "Figura 2.10: ..."
@@ -97,6 +101,7 @@ BOOKS: tuple[BookDef, ...] = (
     BookDef("yandi_zh_broken", ZH_16K, (ZH_FULLWIDTH,), "Chinese", "broken-text"),
     BookDef("yandibing_tupu_zh_scan", ZH_16K, (ZH_SPACE,), "Chinese", "scanned"),
     BookDef("tesis_latex_es_pt_fr", LATEX_THESIS, (ES_FIGURA_TEX, PT_FIGURA, FR_FIGURE), "mixed"),
+    BookDef("maghaleh_fa_scan", PERSIAN_A4, (), "Persian", "scanned"),
 )
 
 # share of each figure kind in a book (the rest of the plan fixes minimums)
@@ -262,6 +267,10 @@ TRAPS = {
               "tables 表 N-M",
     "b5-1col": "captions in Spanish (Figura 2.5.), German (Abb. 3:) and English (FIG. 4.); book-wide and "
                "chapter numbering mixed; page numbers in the footer",
+    "fa-a4": "Persian (right-to-left) text with Latin terms (OCT) inside; caption labels شکل ۳-۲ with "
+             "chapter-figure numbers in Persian digits (Tesseract reads hyphen-joined numbers backwards); the text "
+             "layer holds Arabic presentation forms; meant to be scanned: OCR languages must come from script "
+             "detection (fas)",
     "latex-thesis": "pdfTeX drawing: accents are separate glyphs kerned over their letters (acute, grave, "
                     "circumflex, tilde, diaeresis, cedilla) and words are separated by gaps, not spaces, so a "
                     "reader of the drawing order gets 'utilizando ´unicamente'; underscores are rules "
@@ -273,14 +282,25 @@ TRAPS = {
 
 def compose_book(book: BookDef, seed: int, n_figures: int, opts: ImageOptions) -> tuple[bytes, dict[str, Any]]:
     """Lay out one born-digital book; returns the PDF bytes and its ground-truth document."""
-    plan = plan_book(book, seed, n_figures, opts)
-    doc = pymupdf.open()
-    comp = Composer(doc, book.style, random.Random(f"mmretinal-samples-draw:{seed}:{book.name}"))
-    flow(comp, plan.blocks)
-    missing = [s.caption.label for s in plan.figures if s.index not in comp.figures
-               or comp.figures[s.index]["caption_bbox"] is None]
-    if missing:
-        raise RuntimeError(f"{book.name}: figures or captions not placed: {missing}")
+    tables: list[dict[str, Any]] = []
+    if book.style.lang == "fa":
+        from .persian import compose_persian
+
+        doc, figures = compose_persian(book.name, seed, max(1, min(n_figures, 8)), opts)
+        doc.subset_fonts()
+    else:
+        plan = plan_book(book, seed, n_figures, opts)
+        doc = pymupdf.open()
+        comp = Composer(doc, book.style, random.Random(f"mmretinal-samples-draw:{seed}:{book.name}"))
+        flow(comp, plan.blocks)
+        if book.style.tex is not None:
+            doc.subset_fonts()  # the embedded TrueType fonts: only the glyphs used
+        missing = [s.caption.label for s in plan.figures if s.index not in comp.figures
+                   or comp.figures[s.index]["caption_bbox"] is None]
+        if missing:
+            raise RuntimeError(f"{book.name}: figures or captions not placed: {missing}")
+        figures = [comp.figures[s.index] for s in plan.figures]
+        tables = comp.tables
     pdf = save_pdf(doc, book.name.replace("_", " "))
     st = book.style
     gt = {
@@ -297,8 +317,8 @@ def compose_book(book: BookDef, seed: int, n_figures: int, opts: ImageOptions) -
         "traps": TRAPS[st.name],
         "variant": "born-digital",
         "seed": seed,
-        "figures": [comp.figures[s.index] for s in plan.figures],
-        "tables": comp.tables,
+        "figures": figures,
+        "tables": tables,
     }
     doc.close()
     return pdf, gt

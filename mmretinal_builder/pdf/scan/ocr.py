@@ -53,7 +53,7 @@ from .deskew import deskew, estimate_skew
 from .languages import choose_languages
 from .ocr_lines import build_lines
 from .ocr_repair import harmonise_caption_heads, reread_chinese_lines, rescue_line_starts
-from .ocr_rtl import reread_rtl_words
+from .ocr_rtl import persian_letters, reread_rtl_words
 from .regions import find_regions, solid_pictures
 from .tesseract import DEFAULT_LANG, OcrConfig, OcrError, check_tesseract, run_tesseract
 
@@ -137,7 +137,7 @@ def read_page(page: pymupdf.Page, cfg: OcrConfig, regions: bool = False) -> OcrP
     ink = straight < int(0.6 * paper)
     words = run_tesseract(straight, cfg)
     words = reread_chinese_lines(straight, ink, words, cfg)
-    words = reread_rtl_words(straight, words, cfg)
+    words = persian_letters(reread_rtl_words(straight, words, cfg), cfg)
     words = rescue_line_starts(straight, ink, words, cfg)
     lines, mask = build_lines(words, scale, rotation, cfg.min_conf, ink=ink)
     found = find_regions(gray, cfg.dpi, mask, cfg.regions) if regions else []

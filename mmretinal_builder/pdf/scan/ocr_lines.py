@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from ...geometry import BBox
-from ..bidi import fix_reversed_number, is_rtl, logical_order
+from ..bidi import fix_reversed_number, is_rtl, logical_order, strong_direction
 from ..page_model import Span, TextLine
 from ..text_layer import is_hanzi
 from .deskew import Rotation
@@ -28,6 +28,7 @@ _TALL = set("bdfhklt0123456789!?%&#@$/\\|()[]{}'\"") | {chr(c) for c in range(or
 _CAP_HEIGHT = 0.72  # cap / ascender height of Latin faces, in ems
 _XHEIGHT = 0.52
 _IDEOGRAPH = 0.88  # height of an ideograph's ink, in ems
+_ARABIC_WORD = 0.9  # typical height of an Arabic-script word's ink (ascender to descender), in ems
 CJK_SPACE = 0.2  # ems: a blank at least this wide between Chinese and Latin text is a space
 SPLIT_GAP = 1.5  # ems: a wider gap between two words of a Tesseract line splits it
 RUNNING_WIDTH = 150.0  # points: lines at least this wide are running text
@@ -182,6 +183,10 @@ def line_geometry(words: Sequence[OcrWord]) -> tuple[BBox, float, float]:
     for w in reliable:
         if any(is_hanzi(c) for c in w.text):
             sizes.append(word_height(w) / _IDEOGRAPH)
+        elif strong_direction(w.text) == "rtl":
+            # Arabic-script words reach from ascenders (alef, lam) to descenders (reh, noon, yeh): the box
+            # is most of an em; the x-height rule of Latin words would double the size
+            sizes.append(word_height(w) / _ARABIC_WORD)
         elif set(w.text) & _TALL:
             sizes.append(max(base - w.bbox[1], 0.5 * word_height(w)) / _CAP_HEIGHT)
         elif w.text.isalpha():

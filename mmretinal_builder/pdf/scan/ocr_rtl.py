@@ -11,6 +11,7 @@ at least about as confident, unless the Latin word looks like what such texts re
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import replace
 
@@ -24,15 +25,21 @@ DOUBTFUL_LATIN = 70.0  # a Latin word read with less confidence in a right-to-le
 CONF_MARGIN = 5.0  # the right-to-left reading may be this much less confident and still win
 
 
+_NUMBER = re.compile(r"^[(\[]?[-+]?\d+(?:[.,:/\-]\d+)*[)\]%]?[.,:;]?$")
+
+
 def latin_word(w: OcrWord) -> bool:
-    letters = w.text.strip(".,;:!?()[]'\"")
-    return bool(letters) and letters.isascii() and any(c.isalpha() for c in letters)
+    """A word in Latin script, or ASCII symbols that are no plain number (``)024`` for ``دیده``)."""
+    core = w.text.strip(".,;:!?()[]'\"")
+    if not w.text.isascii() or not w.text.strip():
+        return False
+    return any(c.isalpha() for c in core) or not _NUMBER.match(w.text)
 
 
 def trusted_latin(w: OcrWord) -> bool:
-    """An acronym or code read with confidence (``OCT``, ``SD-OCT``, ``B-scan`` is not one)."""
+    """An acronym or code read with confidence (``OCT``, ``SD-OCT``; ``B-scan`` is not one)."""
     letters = w.text.strip(".,;:!?()[]'\"")
-    return w.conf >= DOUBTFUL_LATIN and not any(c.islower() for c in letters)
+    return w.conf >= DOUBTFUL_LATIN and any(c.isalpha() for c in letters) and not any(c.islower() for c in letters)
 
 
 def reread_rtl_words(gray: np.ndarray, words: list[OcrWord], cfg: OcrConfig) -> list[OcrWord]:
@@ -95,3 +102,17 @@ def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     """Share of the shorter of two x-ranges that the other covers."""
     inter = min(a1, b1) - max(a0, b0)
     return inter / max(1e-6, min(a1 - a0, b1 - b0)) if inter > 0 else 0.0
+
+
+# Arabic letters OCR returns for Persian ones (the Arabic and Persian models share shapes): yeh, kaf, alef maksura
+_PERSIAN_LETTERS = str.maketrans({"\u064a": "\u06cc", "\u0643": "\u06a9", "\u0649": "\u06cc"})
+
+
+def persian_letters(words: list[OcrWord], cfg: OcrConfig) -> list[OcrWord]:
+    """On a page read as Persian (``fas`` without ``ara``), Arabic yeh and kaf become the Persian letters a
+    Persian text prints (``تصوير`` -> ``تصویر``)."""
+    langs = cfg.lang.split("+")
+    if "fas" not in langs or "ara" in langs:
+        return words
+    return [replace(w, text=w.text.translate(_PERSIAN_LETTERS)) if any(c in w.text for c in "\u064a\u0643\u0649")
+            else w for w in words]
