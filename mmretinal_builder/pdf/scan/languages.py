@@ -139,16 +139,37 @@ def choose_languages(book_lang: str | Sequence[str] | None, stage_lang: str | No
             raise OcrError(f"no OCR language installed; install {apt_package('eng')}")
         return LanguageChoice("+".join(have), "default", warnings)
     pages = samples()
-    scripts = detect_scripts(pages)
-    codes, notes = languages_for(scripts, pages, inst)
+    scripts, text = book_scripts(pages, inst)
+    codes, notes = languages_for(scripts, pages, inst, text)
     if not codes:
         codes = [c for c in tesseract_codes(DEFAULT_LANG) if c in inst] or ["eng"]
         return LanguageChoice("+".join(codes), "default", notes, scripts)
     return LanguageChoice("+".join(codes), "detected", notes, scripts)
 
 
-def detect_scripts(pages: Sequence[np.ndarray], min_conf: float = 0.5) -> list[str]:
-    """Scripts Tesseract's OSD finds on the sample pages, most frequent first (pages it cannot judge skipped)."""
+def book_scripts(pages: Sequence[np.ndarray], installed: frozenset[str]) -> tuple[list[str], str]:
+    """The book's scripts, main one first, and a sample of its text when one was read.
+
+    OSD is sure of Arabic, Cyrillic, Greek ... but mistakes Chinese print for Latin (and the reverse) on
+    many pages, so when it says Latin or Han, or nothing, a third of one page is read with English and
+    Chinese and the characters decide."""
+    scripts = detect_scripts(pages)
+    text = ""
+    if pages and (not scripts or scripts[0] in ("Latin", "Han")):
+        lang = "+".join(c for c in ("eng", "chi_sim") if c in installed) or "eng"
+        text = _read(_band(pages[0]), lang)
+        han = sum(1 for c in text if 0x4E00 <= ord(c) <= 0x9FFF)
+        latin = sum(1 for c in text if c.isascii() and c.isalpha())
+        main = "Han" if han >= 5 and 3 * han >= latin else "Latin" if latin >= 10 else None
+        rest = [s for s in scripts if s not in ("Latin", "Han")]
+        scripts = ([main] if main else []) + rest
+    return scripts, text
+
+
+def detect_scripts(pages: Sequence[np.ndarray], min_conf: float = 2.0) -> list[str]:
+    """Scripts Tesseract's OSD finds on the sample pages (straightened, photographs blanked: OSD reads
+    textures as Cyrillic), most frequent first; pages it cannot judge or judges with a confidence under
+    ``min_conf`` are skipped."""
     import pytesseract
 
     seen: dict[str, int] = {}
@@ -164,18 +185,19 @@ def detect_scripts(pages: Sequence[np.ndarray], min_conf: float = 0.5) -> list[s
     return sorted(seen, key=lambda s: -seen[s])
 
 
-def languages_for(scripts: Sequence[str], pages: Sequence[np.ndarray],
-                  installed: frozenset[str]) -> tuple[list[str], list[str]]:
-    """Tesseract languages for the detected scripts (primary first, English added), with warnings."""
+def languages_for(scripts: Sequence[str], pages: Sequence[np.ndarray], installed: frozenset[str],
+                  text: str = "") -> tuple[list[str], list[str]]:
+    """Tesseract languages for the detected scripts (English added), with warnings. ``text``: a sample of
+    the book read in English (and Chinese), to tell the Latin-script language."""
     codes: list[str] = []
     warnings: list[str] = []
     for script in scripts:
         wanted = list(SCRIPT_LANGS.get(script, ()))
         if script == "Latin" and pages:
-            wanted = [latin_language(_read(_band(pages[0]), "eng")) or "eng"]
+            wanted = [latin_language(text or _read(_band(pages[0]), "eng")) or "eng"]
         elif script == "Han" and pages and {"chi_sim", "chi_tra"} <= installed:
             wanted = [han_variant(_read(_band(pages[0]), "chi_sim+chi_tra"))]
-        elif script == "Arabic":
+        else:  # several languages write this script: the first one installed
             wanted = [c for c in wanted if c in installed][:1] or wanted[:1]
         if not wanted:
             warnings.append(f"OCR: no language known for the {script} script; set books.<file>.lang in the recipe")

@@ -286,7 +286,7 @@ def ocr_models(path: Path, models: Sequence[PageModel], cfg: OcrConfig, workers:
     todo = [m for m in models if m.text_layer != "ok"]
     if not todo:
         return []
-    choice = choose_languages(book_lang, cfg.lang, lambda: _samples(path, todo))
+    choice = choose_languages(book_lang, cfg.lang, lambda: _samples(path, todo, cfg.dpi))
     for w in choice.warnings:
         if warn is not None:
             warn(w)
@@ -303,18 +303,29 @@ def ocr_models(path: Path, models: Sequence[PageModel], cfg: OcrConfig, workers:
     return out
 
 
-def _samples(path: Path, todo: Sequence[PageModel], n: int = 2, dpi: float = 150.0) -> list[np.ndarray]:
-    """A few of the pages to OCR, rendered grey for script detection: from the middle of the run (the first
-    pages of a book are often covers and title pages)."""
+def _samples(path: Path, todo: Sequence[PageModel], dpi: float, n: int = 2) -> list[np.ndarray]:
+    """A few of the pages to OCR, as Tesseract will see them (straightened, photographs blanked), for script
+    detection: from the middle of the run (the first pages of a book are often covers and title pages)."""
     picks = sorted({todo[len(todo) // 2].number, todo[len(todo) // 4].number})[:n]
     out = []
     with pymupdf.open(str(path)) as doc:
         for number in picks:
             try:
-                out.append(render_gray(doc.load_page(number - 1), dpi))
+                out.append(_clean_page(doc.load_page(number - 1), dpi))
             except PDF_ERRORS:
                 continue
     return out
+
+
+def _clean_page(page: pymupdf.Page, dpi: float, max_skew: float = 5.0) -> np.ndarray:
+    """The page grey at ``dpi``, straightened, dense photographs blanked (what :func:`read_page` reads)."""
+    gray = render_gray(page, dpi)
+    paper = int(np.percentile(gray[:: 8, :: 8], 90))
+    straight, _ = deskew(gray, estimate_skew(gray, dpi, max_skew), background=paper)
+    straight = straight.copy() if straight is gray else straight
+    for x0, y0, x1, y1 in solid_pictures(straight, dpi):
+        straight[y0:y1, x0:x1] = paper
+    return straight
 
 
 def ocr_rule(rule: str, images: Sequence[ImagePlacement]) -> str:
