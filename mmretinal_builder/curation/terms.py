@@ -26,8 +26,7 @@ _SAME_LETTER = str.maketrans({"\u064a": "\u06cc", "\u0649": "\u06cc", "\u0643": 
 def fold(text: str) -> str:
     """Text for matching: compatibility forms unfolded (full-width letters, Arabic presentation forms),
     accents and Arabic vowel marks dropped, one form per letter (œ -> oe, Arabic ي/ك -> Persian ی/ک), curly
-    apostrophes straight. Case is kept (abbreviations are case-sensitive) and every character of the
-    result comes from one character of the input or a fixed expansion, so matches map back by re-folding."""
+    apostrophes straight. Case is kept: abbreviations are case-sensitive."""
     out = unicodedata.normalize("NFKD", text)
     out = "".join(c for c in out if not unicodedata.combining(c))
     return unicodedata.normalize("NFC", out.translate(_SAME_LETTER))

@@ -64,8 +64,6 @@ class Glyph:
     a0: float  # start along the reading direction (points)
     a1: float  # end
     span: int
-    composed: bool = False  # an accent was composed onto it
-    synthetic: bool = False  # inserted here (an underscore read from a rule)
 
 
 def line_needs_repair(text: str) -> bool:
@@ -102,7 +100,6 @@ def _compose_accents(glyphs: list[Glyph], em: float) -> list[Glyph]:
         if new is None:
             continue
         glyphs[j].c = new
-        glyphs[j].composed = True
         removed.add(i)
         touched.append(j)
     if not removed:
@@ -160,7 +157,7 @@ def _respace(glyphs: list[Glyph], k: int, em: float) -> list[Glyph]:
         spaces = glyphs[lo + 1:hi]
         if gap >= WORD_GAP_EM * em:
             if not spaces:
-                glyphs.insert(hi, Glyph(" ", left.a1, right.a0, right.span, synthetic=True))
+                glyphs.insert(hi, Glyph(" ", left.a1, right.a0, right.span))
                 if side > 0:
                     continue
                 k += 1
@@ -187,13 +184,13 @@ def _insert_underscore(glyphs: list[Glyph], rule: tuple[float, float], em: float
     lg, rg = glyphs[li], glyphs[ri]
     if rg.a0 < lg.a1 or (r1 - r0) < 0.6 * (rg.a0 - lg.a1) - 0.35 * em:
         return glyphs  # the rule fills only a sliver of a wide gap: not an underscore between these two
-    under = Glyph("_", r0, r1, lg.span, synthetic=True)
+    under = Glyph("_", r0, r1, lg.span)
     mid: list[Glyph] = []
     if r0 - lg.a1 >= WORD_GAP_EM * em:
-        mid.append(Glyph(" ", lg.a1, r0, lg.span, synthetic=True))
+        mid.append(Glyph(" ", lg.a1, r0, lg.span))
     mid.append(under)
     if rg.a0 - r1 >= WORD_GAP_EM * em:
-        mid.append(Glyph(" ", r1, rg.a0, rg.span, synthetic=True))
+        mid.append(Glyph(" ", r1, rg.a0, rg.span))
     return glyphs[:li + 1] + mid + glyphs[ri:]
 
 

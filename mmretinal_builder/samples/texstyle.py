@@ -60,13 +60,6 @@ def _font(fontname: str, fontfile: str | None) -> pymupdf.Font:
     return pymupdf.Font(fontfile=fontfile) if fontfile else pymupdf.Font(fontname)
 
 
-def drawable(ch: str, fontname: str, fontfile: str | None) -> bool:
-    """Does the font draw ``ch`` (the built-in fonts only draw Latin-1)?"""
-    if fontfile is None:
-        return ord(ch) < 256
-    return _font(fontname, fontfile).has_glyph(ord(ch)) != 0
-
-
 def _split(ch: str) -> tuple[str, str | None]:
     """``á`` -> (``a``, U+0301); a letter without one accent we can draw -> (ch, None)."""
     dec = unicodedata.normalize("NFD", ch)
