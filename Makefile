@@ -20,12 +20,18 @@ test: setup
 
 setup: system-deps $(STAMP)
 
-# Tesseract with English and Simplified Chinese for the OCR path (root, or sudo when available).
+# Tesseract and its language packs for the OCR path (root, or sudo when available): English, Chinese
+# (simplified and traditional), script detection (osd), the common Latin-script languages and Persian. A book
+# in another language names its Tesseract code in the recipe (books: {x.pdf: {lang: [ara]}}); a missing pack
+# is a warning naming the package to install.
+TESS_LANGS := eng chi_sim chi_tra osd spa fra deu por ita fas
 system-deps:
-	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -q chi_sim; then \
+	@have=$$(tesseract --list-langs 2>/dev/null); missing=""; \
+	for l in $(TESS_LANGS); do echo "$$have" | grep -qx "$$l" || missing="$$missing tesseract-ocr-$$(echo $$l | tr _ -)"; done; \
+	if ! command -v tesseract >/dev/null || [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim >/dev/null; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr $$missing >/dev/null; \
 	fi
 
 $(STAMP): pyproject.toml
