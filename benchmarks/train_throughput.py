@@ -42,7 +42,7 @@ from keepfit.augment import augment_batch  # noqa: E402
 from keepfit.config import AugmentConfig, KnowledgeConfig, load_config  # noqa: E402
 from keepfit.data import collate, load_image, to_device_pixels  # noqa: E402
 from keepfit.model import KeepFIT, ModelConfig  # noqa: E402
-from keepfit.synthetic import LESIONS, draw_fundus  # noqa: E402
+from keepfit.train.synthetic import LESIONS, draw_fundus  # noqa: E402
 from keepfit.train import TrainStep, compute_losses  # noqa: E402
 
 BERT_BASE = {

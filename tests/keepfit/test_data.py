@@ -27,7 +27,7 @@ from keepfit.data import (
 )
 from keepfit.errors import ConfigError, KeepfitError
 from keepfit.prompts import canonical_category, category_vocabulary, class_prompts, describe
-from keepfit.synthetic import write_mm_dataset, write_public_csv
+from keepfit.train.synthetic import write_mm_dataset, write_public_csv
 
 
 def _jpeg(w: int, h: int, colour: tuple[int, int, int] = (200, 80, 40)) -> bytes:

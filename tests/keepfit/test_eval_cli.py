@@ -14,7 +14,7 @@ from keepfit.evaluate import evaluate_demo
 from keepfit.evaluate.report import save_confusion_matrix, to_jsonable, write_report
 from keepfit.hub import save_pretrained
 from keepfit.model import KeepFIT, ModelConfig
-from keepfit.synthetic import write_mm_dataset
+from keepfit.train.synthetic import write_mm_dataset
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from keepfit.evaluate.zero_shot import (
     zero_shot_evaluate,
 )
 from keepfit.model import KeepFIT, ModelConfig
-from keepfit.synthetic import LESIONS, draw_fundus
+from keepfit.train.synthetic import LESIONS, draw_fundus
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
 
