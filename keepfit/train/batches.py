@@ -89,7 +89,11 @@ def stream(
 ) -> Iterator[dict[str, Any]]:
     """An endless iterator of batches starting at batch number ``start`` (workers stay alive throughout)."""
     n = len(dataset)  # type: ignore[arg-type]
-    sampler = InfiniteBatchSampler(n, batch_size, seed, rank, world, start)
+    try:
+        sampler = InfiniteBatchSampler(n, batch_size, seed, rank, world, start)
+    except KeepfitError as e:
+        name = getattr(dataset, "name", "public data")
+        raise KeepfitError(f"{name}: {e}; lower train.batch_size / train.mm_batch_size") from None
     # Own generator: worker seeding must not consume the global torch RNG (resumed runs restore it).
     loader = DataLoader(
         dataset,

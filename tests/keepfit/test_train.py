@@ -202,3 +202,48 @@ def test_text_lr_scale_zero_freezes_the_text_encoder(mm_dir: Path, tmp_path: Pat
     assert not torch.equal(finals[1]["image_projection.weight"], finals[3]["image_projection.weight"])
     with pytest.raises(KeepfitError, match="text_lr_scale"):
         tiny_config(mm_dir, tmp_path, **{"train.text_lr_scale": -1})
+
+
+PAPER = Path(__file__).resolve().parents[2] / "pipelines" / "keepfit_paper.yaml"
+
+
+def test_paper_config_trains_on_cfp_only_from_a_flair_checkpoint(mm_dir: Path, tmp_path: Path) -> None:
+    """The paper config, shrunk to CPU size but otherwise as written: CFP pairs only, starting from a
+    FLAIR-layout .pth (no revision attention in it), every parameter decayed, raw pixels."""
+    import pyarrow.parquet as pq
+
+    from keepfit.hub import _REFERENCE_PREFIXES
+    from keepfit.model import KeepFIT, ModelConfig
+    from keepfit.train.config import load_config
+    from keepfit.train.synthetic import write_public_csv
+
+    cfg = load_config(PAPER)
+    assert cfg.data.modalities == ["CFP"] and cfg.model.init_from and cfg.model.pixel_norm == "none"
+    assert cfg.train.weight_decay_on == "all" and cfg.data.banned_categories[:2] == ["myopia", "cataract"]
+    torch.manual_seed(9)
+    flair = KeepFIT.from_config(ModelConfig(vision="tiny-cnn", text_model="tiny-bert", embed_dim=32,
+                                            image_size=48, revision_heads=0))
+    state = {}
+    for key, value in flair.state_dict().items():
+        ref, ours = next((r, o) for r, o in _REFERENCE_PREFIXES if key.startswith(o)) if key != "logit_scale" \
+            else ("logit_scale", "logit_scale")
+        state[ref + key[len(ours):]] = value
+    torch.save({"state_dict": state}, tmp_path / "flair_resnet.pth")
+    public = write_public_csv(tmp_path / "public", 12, seed=2, size=48)
+    overrides = tiny_overrides(mm_dir, tmp_path / "run", **{
+        "model.init_from": str(tmp_path / "flair_resnet.pth"), "model.pooling": "mean-1-2-last",
+        "data.public": f"[{{kind: csv, path: {public}}}]", "train.max_steps": 1, "train.mm_batch_size": 4, "train.compile": False,
+        "train.lr": 1e-9, "train.device": "cpu", "train.eval_retrieval": False, "data.num_workers": 0})
+    args = ["train", "--config", str(PAPER)] + [a for kv in overrides for a in ("--set", kv)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, _output(result)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    train_split = pq.read_table(next((mm_dir / "data").glob("train-*.parquet")))
+    cfp = sum(1 for m in train_split.column("modality").to_pylist() if m == 0)
+    assert 0 < cfp < train_split.num_rows and summary["data"]["mm"]["kept"] == cfp
+    # the public data lost its banned categories (the synthetic set has cataract and nothing else banned)
+    assert list(summary["data"]["public"]["dropped"]) == ["banned category 'cataract'"]
+    # one step at lr 1e-9 from the FLAIR weights: every tensor the file had is (almost) unchanged
+    trained = load_model(tmp_path / "run" / "final").state_dict()
+    for key, value in flair.state_dict().items():
+        torch.testing.assert_close(trained[key], value, rtol=0, atol=1e-6, msg=key)
