@@ -235,6 +235,31 @@ def test_augmentation_is_per_sample_and_reproducible() -> None:
     assert augment_batch(x, off, torch.Generator()) is x
 
 
+@pytest.mark.parametrize("augment_mm", [True, False])
+def test_assembled_batch_augments_mm_rows_only_when_asked(augment_mm: bool) -> None:
+    from keepfit.model import KeepFIT, ModelConfig
+    from keepfit.train.batches import assemble
+
+    cfg = load_config(None, ["model.vision=tiny-cnn", "model.text_model=tiny-bert", "augment.hflip=1.0",
+                             "augment.affine_p=0", "augment.jitter_p=0", f"augment.mm={str(augment_mm).lower()}",
+                             "train.channels_last=false"])
+    model = KeepFIT.from_config(ModelConfig(vision="tiny-cnn", text_model="tiny-bert", embed_dim=8, image_size=16))
+    g = torch.Generator().manual_seed(0)
+
+    def part(n: int, offset: int) -> dict:
+        px = torch.randint(0, 255, (n, 16, 16, 3), generator=g, dtype=torch.uint8)
+        return {"pixels": px, "text": ["drusen"] * n, "class_id": torch.arange(offset, offset + n),
+                "index": torch.arange(n)}
+
+    pub, mm = part(2, 0), part(3, 10)
+    batch = assemble(pub, mm, model, cfg, torch.device("cpu"), torch.Generator())
+    raw = to_device_pixels(torch.cat([pub["pixels"], mm["pixels"]]), torch.device("cpu"), False)
+    assert batch["n_public"] == 2 and batch["class_ids"].tolist() == [0, 1, 10, 11, 12]
+    torch.testing.assert_close(batch["pixels"][:2], raw[:2].flip(-1))  # public rows: always augmented
+    torch.testing.assert_close(batch["pixels"][2:], raw[2:].flip(-1) if augment_mm else raw[2:])
+    assert batch["input_ids"].shape[1] % 8 == 0  # padded to a multiple of 8 for the masked pooling
+
+
 def test_config_overrides_are_typed_and_unknown_keys_fail(tmp_path: Path) -> None:
     cfg = load_config(
         None,

@@ -144,10 +144,31 @@ def test_nan_guard_names_step_and_term(mm_dir: Path, tmp_path: Path, monkeypatch
             "knowledge.topk": None,
             "train.accum_steps": 2,
         },
+        {"knowledge.bank": "momentum", "train.accum_steps": 2},
         {"knowledge.mode": "off", "train.mm_batch_size": 2, "augment.mm": False},
     ],
 )
-def test_knowledge_and_loss_variants_train(mm_dir: Path, tmp_path: Path, extra: dict) -> None:
+def test_knowledge_and_loss_variants_train(
+    mm_dir: Path, tmp_path: Path, extra: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each variant trains, logs its own terms, and really drives its knowledge bank: the loop refreshes
+    (start + every refresh_every steps) or momentum-updates (once per micro-batch) exactly as configured."""
+    import keepfit.train.loop as loop_mod
+    from keepfit.knowledge import KnowledgeBank
+
+    calls = {"refresh": 0, "update": 0}
+    real_refresh, real_update = loop_mod.refresh_bank, KnowledgeBank.update
+
+    def refresh(*args, **kwargs):
+        calls["refresh"] += 1
+        return real_refresh(*args, **kwargs)
+
+    def update(self, *args, **kwargs):
+        calls["update"] += 1
+        return real_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(loop_mod, "refresh_bank", refresh)
+    monkeypatch.setattr(KnowledgeBank, "update", update)
     cfg = tiny_config(
         mm_dir,
         tmp_path,
@@ -164,6 +185,11 @@ def test_knowledge_and_loss_variants_train(mm_dir: Path, tmp_path: Path, extra: 
     assert ("loss_revision" in summary["final"]) == (extra.get("knowledge.mode") != "off")
     joint = extra.get("train.loss_mode") == "joint"
     assert ("loss_joint_img" in summary["final"]) == joint and ("loss_public_img" in summary["final"]) != joint
+    bank = extra.get("knowledge.bank") if extra.get("knowledge.mode") != "off" else None
+    assert calls["refresh"] == {"refresh": 2, "momentum": 1}.get(bank, 0)  # start (+ step 2)
+    assert calls["update"] == (3 * extra.get("train.accum_steps", 1) if bank == "momentum" else 0)
+    assert (tmp_path / "checkpoints" / "step-0000003" / "knowledge.safetensors").is_file() == (
+        bank in ("refresh", "momentum"))
 
 
 def test_no_data_is_a_clear_error(tmp_path: Path) -> None:
