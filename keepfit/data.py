@@ -171,7 +171,10 @@ class MMPairs(Dataset):
                 )
             mods = [MODALITIES[m] if isinstance(m, int) else m for m in table.column("modality").to_pylist()]
             keep = [i for i in keep if mods[i] in wanted]
-        self.dropped_empty = len(captions) - len(keep)
+        with_caption = sum(1 for c in captions if c.strip())
+        #: rows left out, by reason (the run summary reports them)
+        self.dropped = {"empty caption": len(captions) - with_caption,
+                        "modality not in data.modalities": with_caption - len(keep)}
         self.images = table.column("image").take(keep).combine_chunks()
         self.captions = [captions[i] for i in keep]
         ids = table.column("pair_id").to_pylist() if "pair_id" in table.column_names else None

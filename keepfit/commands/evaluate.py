@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
             None, help="prompt template with {} (default 'A fundus photograph of {}'; '{}' for modality)"),
         protocol: str = typer.Option(
             "tuned", help="paper: the paper's linear probe (backbone features, C=0.316, 20/20 x reshuffles) and "
-                          "few-shot (fixed hyper-parameters, 20%% test); tuned: ours (k-fold, selection inside "
+                          "few-shot (fixed hyper-parameters, 20% test); tuned: ours (k-fold, selection inside "
                           "the training data)"),
         features: str | None = typer.Option(
             None, help="linear probe features: embedding or backbone (default: backbone for paper, else embedding)"),

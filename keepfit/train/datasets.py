@@ -32,7 +32,7 @@ class TrainData:
         if self.public is not None:
             out["public"] = self.public.counts()
         if self.mm is not None:
-            out["mm"] = {"kept": len(self.mm), "dropped_empty_caption": self.mm.dropped_empty}
+            out["mm"] = {"kept": len(self.mm), "dropped": {k: v for k, v in self.mm.dropped.items() if v}}
         if self.mm_heldout is not None:
             out[self.heldout_name] = len(self.mm_heldout)
         return out
