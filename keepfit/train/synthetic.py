@@ -196,7 +196,7 @@ def synthetic_pairs(n: int, seed: int, size: int = 192) -> list[dict]:
                     "modality": MODALITIES.index("FFA" if ffa else "CFP"),
                     "modality_confidence": 1.0,
                     "entities": [cat],
-                    "book": "synthetic",
+                    "book": f"synthetic-{fig % 3}.pdf",  # three books, so books can be held out
                     "page": 1 + fig // 4,
                     "bbox": [0.0, 0.0, 100.0, 100.0],
                     "page_size": [595.0, 842.0],

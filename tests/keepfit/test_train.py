@@ -192,6 +192,22 @@ def test_knowledge_and_loss_variants_train(
         bank in ("refresh", "momentum"))
 
 
+def test_validation_books_are_held_out_of_training(mm_dir: Path, tmp_path: Path) -> None:
+    """data.mm_val_books: those books' pairs are never trained on and the held-out retrieval uses them."""
+    import pyarrow.parquet as pq
+
+    books = pq.read_table(next((mm_dir / "data").glob("train-*.parquet"))).column("book").to_pylist()
+    held = sorted(set(books))[0]
+    cfg = tiny_config(mm_dir, tmp_path, **{"train.max_steps": 1, "data.mm_val_books": f"[{held}]",
+                                           "train.mm_batch_size": 2, "train.batch_size": 2})
+    summary = train(cfg)
+    assert summary["heldout"] == "validation" and summary["data"]["validation"] == books.count(held)
+    assert summary["data"]["mm"]["kept"] == len(books) - books.count(held)
+    assert summary["retrieval_after"]["n"] == books.count(held)
+    with pytest.raises(KeepfitError, match=r"data.mm_val_books: \['nope.pdf'\] not in"):
+        train(tiny_config(mm_dir, tmp_path / "x", **{"data.mm_val_books": "[nope.pdf]"}))
+
+
 def test_no_data_is_a_clear_error(tmp_path: Path) -> None:
     cfg = tiny_config(tmp_path, tmp_path / "run", **{"data.mm_dir": None})
     with pytest.raises(KeepfitError, match="no training data"):
