@@ -97,7 +97,8 @@ def test_review_round_trip(tmp_path):
         info = json.loads(info_file.read_text())
         assert info["url"] == f"http://127.0.0.1:{srv.port}" and info["token"] in srv.output
         assert info["document_root"] == str(work.resolve())
-        print(f"review serve ready after {ready_s:.0f} s (fresh venv + first start)")
+        timings = [ln.strip() for ln in srv.lines if "installed in" in ln or "answered after" in ln]
+        print(f"review serve ready after {ready_s:.0f} s (fresh venv + first start): {timings}")
 
         out = cli("review", "push", "runs/r", cwd=work, env=env)
         assert f"{len(figures)} created" in out
