@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -113,6 +114,12 @@ def test_review_round_trip(tmp_path):
         assert [Path(st.path) for st in storages] == [(run / "images").resolve()]
         tasks = {t.data["pair_id"]: t for t in ls.tasks.list(project=project.id)}
         assert len(tasks) == len(figures)
+        # the reviewers' browser gets the image from the local-files storage review serve registered
+        req = urllib.request.Request(info["url"] + tasks[accept["id"]].data["image"],
+                                     headers={"Authorization": f"Token {info['token']}"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200 and r.headers["Content-Type"].startswith("image/")
+            assert r.read() == (run / accept["image"]).read_bytes()
         new_caption = edit["caption"] + " Reviewed."
         first = json.loads(json.dumps(tasks[compound["id"]].predictions[0].result))
         boxes = [r for r in first if r["from_name"] == "panels"]
