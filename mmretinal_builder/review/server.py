@@ -76,7 +76,11 @@ def ensure_label_studio(venv: Path | None = None, lock: Path = LOCK, progress: P
     exe, marker, digest = venv / "bin" / "label-studio", venv / MARKER, lock_digest(lock)
     if exe.exists() and marker.exists() and marker.read_text().strip() == digest:
         return exe
-    progress(f"Creating Label Studio's virtualenv in {venv} from {lock.name} (first use: a few minutes)...")
+    if venv.is_dir() and any(venv.iterdir()) and not (venv / "pyvenv.cfg").is_file():
+        raise BuilderError(f"{venv}: not empty and not a virtualenv; point MMRETINAL_LS_VENV to a new folder "
+                           "(it would be cleared)")
+    why = "its lock changed" if marker.exists() else "first use"
+    progress(f"Creating Label Studio's virtualenv in {venv} from {lock.name} ({why}: a few minutes)...")
     t0 = time.monotonic()
     venv.parent.mkdir(parents=True, exist_ok=True)
     py = venv / "bin" / "python"

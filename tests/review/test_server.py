@@ -109,6 +109,7 @@ def test_venv_is_made_from_the_lock_and_remade_when_it_changes(tmp_path, monkeyp
         exe = tmp_path / "venv" / "bin" / "label-studio"
         exe.parent.mkdir(parents=True, exist_ok=True)
         exe.write_text("")
+        (tmp_path / "venv" / "pyvenv.cfg").write_text("")
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
     monkeypatch.setattr(server.subprocess, "run", fake_run)
@@ -127,6 +128,16 @@ def test_venv_is_made_from_the_lock_and_remade_when_it_changes(tmp_path, monkeyp
     lock.write_text("label-studio==1.1\n")
     server.ensure_label_studio(tmp_path / "venv", lock, progress=said.append)
     assert len(calls) == 2 * n, "a changed lock rebuilds the venv"
+    assert "its lock changed" in said[-2]
+
+
+def test_a_folder_that_is_not_a_venv_is_never_cleared(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    lock = tmp_path / "lock.txt"
+    lock.write_text("x==1\n")
+    with pytest.raises(BuilderError, match="not empty and not a virtualenv"):
+        server.ensure_label_studio(tmp_path, lock, progress=lambda m: None)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_a_failed_install_is_a_clear_error_and_not_marked_complete(tmp_path, monkeypatch):
