@@ -4,8 +4,13 @@ PY ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 RUN ?= runs/demo
-TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+TORCH_SPEC ?= torch torchvision
 STAMP := $(VENV)/.installed
+# Every package version (pip itself, build backends, torch) comes from the committed lock: a new release on a
+# registry cannot change what a fresh clone installs. The Label Studio server's venv has its own lock
+# (constraints/label-studio.txt, used by `mmretinal review serve`).
+LOCK := constraints/dev.txt
+PIP := $(BIN)/python -m pip install -q -c $(LOCK) --build-constraint $(LOCK)
 
 .PHONY: demo test setup system-deps lint bench-cpu clean
 
@@ -34,11 +39,11 @@ system-deps:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr $$missing >/dev/null; \
 	fi
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e ".[train,review,ray,dev]"
+	$(BIN)/python -m pip install -q -c $(LOCK) --upgrade pip  # the venv's own pip predates --build-constraint
+	$(PIP) $(TORCH_SPEC)
+	$(PIP) -e ".[train,review,ray,dev]"
 	touch $(STAMP)
 
 lint: setup

@@ -22,6 +22,7 @@ ALLOWED = {
     ("export/flair_csv.py", "write_flair_csv", "copyfile"): "into the staging folder, renamed into place",
     ("export/hf.py", "_write_group", "write_table"): "a ParquetWriter on a temp file, renamed into place",
     ("export/card.py", "save", "savefig"): "into an in-memory buffer, then atomic_write_bytes",
+    ("review/server.py", "running_server", "open"): "Label Studio's log, appended by the server; no run reads it",
 }
 
 #: the same for keepfit: checkpoints and exports are staged in a temp folder renamed into place
