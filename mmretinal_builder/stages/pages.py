@@ -38,7 +38,8 @@ class PagesParams(Params):
     """OCR settings (recipe: ``- pages: {ocr_lang: eng+chi_sim}``); budgets are the recipe's ``limits:``."""
 
     ocr: bool = Field(True, description="read pages without a usable text layer (scans, broken encodings) by OCR")
-    ocr_lang: str = Field(DEFAULT_LANG, description="Tesseract languages, e.g. eng+chi_sim")
+    ocr_lang: str = Field("auto", description="Tesseract languages, e.g. eng+chi_sim; auto: each book's recipe "
+                                              f"lang, else its script as Tesseract detects it (else {DEFAULT_LANG})")
     ocr_dpi: float = Field(300.0, ge=100, le=600, description="resolution pages are rendered at for OCR")
     ocr_workers: int | None = Field(None, ge=1, description="OCR processes at most (default: CPU count, at most 4); "
                                     "never more than the build's process budget leaves free")
@@ -159,7 +160,8 @@ class PagesStage(Stage):
             workers = max(1, min(workers, ctx.processes))
         try:
             cfg = OcrConfig(lang=p.ocr_lang, dpi=p.ocr_dpi, timeout=ctx.limits.page_timeout_s)  # Tesseract per page
-            results = ocr_models(book, models, sorted(reasons), cfg, workers, ctx.progress, stop=book.over_budget)
+            results = ocr_models(book, models, sorted(reasons), cfg, workers, ctx.progress,
+                                 book_lang=ctx.book_meta.get("lang"), warn=ctx.warn, stop=book.over_budget)
         except OcrError as e:
             raise BookError(ctx.book or "?", f"pages without a usable text layer need OCR: {e}") from None
         if len(results) < len(reasons):
@@ -170,4 +172,7 @@ class PagesStage(Stage):
                 ctx.warn(f"page {r.number}: OCR failed ({r.error})")
                 ctx.count("pages:ocr-failed")
         ctx.count("pages:ocr", sum(1 for r in results if r.error is None))
+        for r in results:
+            if r.error is None:
+                ctx.count(f"pages:ocr-lang:{r.lang}")
         return {r.number: reasons[r.number] for r in results if r.error is None}
