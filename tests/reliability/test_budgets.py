@@ -137,7 +137,7 @@ def test_ocr_processes_never_exceed_the_budget(tmp_path: Path, monkeypatch) -> N
 
     seen: list[int] = []
 
-    def fake_ocr(book, models, pages, cfg, workers=1, progress=None, stop=None):
+    def fake_ocr(book, models, pages, cfg, workers=1, progress=None, **kwargs):
         seen.append(workers)
         return []
 
