@@ -87,3 +87,21 @@ def test_mupdf_warnings_are_collected_once():
     first = limits.mupdf_warnings()
     assert first is not None and "font" in first
     assert limits.mupdf_warnings() is None  # the store was reset
+
+
+def test_memory_freed_inside_the_block_does_not_widen_the_limit():
+    """Garbage from earlier work that the collector frees inside the block (a long-lived worker holds plenty) must
+    not raise the ceiling: the limit is measured after a collection."""
+    import gc
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+            self.data = bytearray(400 << 20)
+
+    Cycle()  # unreachable now, freed only by the cycle collector
+    with limits.memory_limit(64) as enforced:
+        assert enforced
+        gc.collect()
+        with pytest.raises(MemoryError):
+            bytearray(200 << 20)
