@@ -78,9 +78,13 @@ def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
 
 
 def dumps(obj: Any) -> str:
-    """Canonical JSON (sorted keys, UTF-8, no NaN): identical inputs give identical bytes."""
+    """Canonical JSON (sorted keys, UTF-8, no NaN): identical inputs give identical bytes.
+
+    A record with a ``to_jsonable()`` method gives its JSON form itself (a page record holds plain JSON already:
+    walking it again through pydantic cost more than writing it)."""
     if isinstance(obj, BaseModel):
-        obj = obj.model_dump(mode="json")
+        to_jsonable = getattr(obj, "to_jsonable", None)
+        obj = to_jsonable() if to_jsonable is not None else obj.model_dump(mode="json")
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, allow_nan=False)
 
 
@@ -126,17 +130,20 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             yield obj
 
 
-def read_records(path: Path, model: type[M]) -> list[M]:
-    """Read a JSONL file of records, validating each against ``model``."""
-    out = []
+def iter_records(path: Path, model: type[M]) -> Iterator[M]:
+    """The records of a JSONL file one by one, each validated against ``model``."""
     for n, obj in enumerate(iter_jsonl(path), 1):
         try:
-            out.append(model.model_validate(obj))
+            yield model.model_validate(obj)
         except ValidationError as e:
             first = e.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise BuilderError(f"{path}: record {n}: {where}: {first['msg']}") from None
-    return out
+
+
+def read_records(path: Path, model: type[M]) -> list[M]:
+    """Read a JSONL file of records, validating each against ``model``."""
+    return list(iter_records(path, model))
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

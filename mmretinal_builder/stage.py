@@ -1,9 +1,11 @@
 """The stage abstraction: a small class with a name, typed parameters and ``run(items, ctx)``.
 
-A stage receives the list of :class:`~mmretinal_builder.schema.Figure` records produced by the stage
-before it (the first stage of a book receives an empty list and reads ``ctx.book_path``) and returns
-the records it keeps. Every record it does not return must be dropped through ``ctx.drop(item, reason)``
-so the funnel always adds up: ``in == kept + dropped`` (the runner checks).
+A stage receives the records produced by the stage before it (``consumes``; the first stage of a book,
+``pages``, receives nothing and reads the book through ``ctx.pdf``) and returns the records it keeps
+(``produces``). Every record it does not return must be dropped through ``ctx.drop(item, reason)`` so the
+funnel always adds up: ``in == kept + dropped`` (the runner checks). A stage whose records are of another kind
+than its input (``pair`` turns pages into figure-caption pairs) says how many items it formed with
+``ctx.considered``; the check is then made on those.
 
 ``scope = "book"`` stages run once per book, in parallel across books; ``scope = "run"`` stages
 (dedup across books, export) run once over all books' records, in sorted book order.
@@ -17,12 +19,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from .io import ImageStore
+from .pdf.limits import Limits
 from .schema import Figure
+
+if TYPE_CHECKING:
+    from .book import Book
 
 log = logging.getLogger("mmretinal")
 
@@ -49,6 +55,45 @@ class Context:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # id(item) -> (rule, detail)
+    limits: Limits = field(default_factory=Limits)  # the recipe's budgets (pages, time, pixels, memory)
+    #: processes the stage may use for its own parallelism (OCR); None: the stage's default. Inside a pool
+    #: worker the runner sets 1: the book pool and OCR share one budget of processes, never nested pools.
+    processes: int | None = None
+    #: items of earlier stages of this book, by stage name (``panels`` reads the pages); see :meth:`earlier`
+    records: dict[str, list[Any]] | Callable[..., list[Any] | None] = field(default_factory=dict)
+    #: items a stage that changes the kind of item formed (``pair``): the funnel check is made on these
+    considered: int | None = None
+    book_obj: Book | None = None  # the book's one door (the runner's); see :attr:`pdf`
+    #: run-scope stages: the recipe snapshot and the funnel of the stages before, as the runner has them (so the
+    #: export writes them onto the dataset card without reading run files back)
+    recipe: dict[str, Any] | None = None
+    funnel: dict[str, Any] | None = None
+
+    @property
+    def pdf(self) -> Book:
+        """The book (:class:`~mmretinal_builder.book.Book`): the only way a stage reads the PDF. The runner hands
+        in the book it opened once; on its own (tests, benchmarks) a stage gets one from ``book_path``."""
+        if self.book_obj is None:
+            if self.book_path is None:
+                raise ValueError(f"stage {self.stage!r} needs a book, and this context has none")
+            from .book import Book
+
+            self.book_obj = Book.from_meta(self.book_path, self.book, self.book_meta, limits=self.limits)
+        return self.book_obj
+
+    @property
+    def book_sha256(self) -> str | None:
+        """The book's hash (computed once by the runner), None when the context has no book."""
+        return self.pdf.sha256 if self.book_obj is not None or self.book_path is not None else None
+
+    def earlier(self, stage: str, keep: Callable[[Any], bool] | None = None) -> list[Any] | None:
+        """The items the earlier stage ``stage`` kept for this book (None when the recipe has no such stage);
+        ``keep``: only those it accepts (read from the shard one by one, so a 5000-page book's pages need not all
+        be in memory when a stage wants a few)."""
+        if callable(self.records):
+            return self.records(stage, keep)  # type: ignore[call-arg]
+        items = self.records.get(stage)
+        return items if items is None or keep is None else [x for x in items if keep(x)]
 
     @property
     def images(self) -> ImageStore:
@@ -96,6 +141,9 @@ class Stage:
     Params: ClassVar[type[Params]] = Params
     #: bump when the stage's code changes its output, so old finished shards are recomputed
     version: ClassVar[str] = "1"
+    #: the record types it takes and gives (the recipe checks that neighbours fit); None: takes nothing
+    consumes: ClassVar[type[BaseModel] | None] = Figure
+    produces: ClassVar[type[BaseModel]] = Figure
 
     def __init__(self, params: Params | None = None) -> None:
         self.params = params if params is not None else self.Params()
@@ -116,7 +164,9 @@ class Stage:
 
 #: Stage name -> "module:Class". Imported lazily so a recipe only loads what it uses.
 STAGES: dict[str, str] = {
-    "extract": "mmretinal_builder.stages.extract:ExtractStage",
+    "pages": "mmretinal_builder.stages.pages:PagesStage",
+    "pair": "mmretinal_builder.stages.pair:PairStage",
+    "crop": "mmretinal_builder.stages.crop:CropStage",
     "panels": "mmretinal_builder.stages.panels:PanelStage",
     "clean": "mmretinal_builder.stages.clean:CleanTextStage",
     "classify": "mmretinal_builder.stages.classify:ClassifyStage",
@@ -132,7 +182,18 @@ def stage_target(name: str) -> str:
     try:
         return STAGES[name]
     except KeyError:
+        if name in RENAMED:
+            raise KeyError(f"stage {name!r} no longer exists: {RENAMED[name]}") from None
         raise KeyError(f"unknown stage {name!r} (known: {', '.join(sorted(STAGES))})") from None
+
+
+#: Stages that no longer exist -> what a recipe writes instead (a clear error rather than "unknown stage").
+RENAMED: dict[str, str] = {
+    "extract": "the extract stage was split into three stages: write `- pages`, `- pair` and `- crop` in its place "
+               "(its OCR settings go to pages, the caption cues and pairing settings to pair, the render settings "
+               "to crop, and max_pages / page_timeout_s / max_image_pixels / max_memory_mb to the recipe's "
+               "top-level `limits:`)",
+}
 
 
 def load_stage_class(target: str) -> type[Stage]:

@@ -3,111 +3,29 @@
 One text page per page gives the lines (``dict`` output, ligatures expanded by MuPDF); a second one,
 built only when the page uses images, gives every image placement with its clip and transform; vector
 paths come from ``get_cdrawings`` and are clustered here. Every box is moved into the visible frame
-(page rotation applied), the frame renders and ground truth use.
+(page rotation applied), the frame renders and ground truth use. Documents are opened by
+:class:`mmretinal_builder.book.Book` only; this module reads pages it is handed.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import pymupdf
 
-from ..errors import BookError
 from ..geometry import BBox
 from .glyphs import MarkTrace, is_mark, line_needs_repair, mark_traces, raw_line_texts, rules_near
+from .limits import PDF_ERRORS  # re-exported: what MuPDF raises on damaged input
 from .page_model import DrawingCluster, ImagePlacement, PageModel, Span, TextLine
 
 TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
 IMAGE_FLAGS = pymupdf.TEXT_PRESERVE_IMAGES | pymupdf.TEXT_CLIP  # TEXT_CLIP: image boxes cut by clip paths
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|-bd\b|\.b$", re.IGNORECASE)
 _ITALIC_FONT = re.compile(r"italic|oblique|-it\b|-ital", re.IGNORECASE)
-#: What MuPDF raises on damaged input: PyMuPDF's RuntimeError/ValueError and the bindings' own errors.
-PDF_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
 #: Paths are joined into one cluster when their boxes come closer than this (points).
 CLUSTER_TOLERANCE = 3.0
-
-
-# ----------------------------------------------------------------------------- opening
-
-
-def open_book(path: Path, book: str, password: str | None = None) -> tuple[pymupdf.Document, list[str]]:
-    """Open a PDF for extraction; a book that cannot be read raises :class:`BookError` with the reason.
-
-    Returns the document and warnings (e.g. a damaged cross-reference table that MuPDF rebuilt).
-    """
-    warnings: list[str] = []
-    try:
-        size = Path(path).stat().st_size
-    except OSError as e:
-        raise BookError(book, f"cannot read file: {e.strerror or e}") from None
-    if size == 0:
-        raise BookError(book, "empty file (0 bytes)")
-    head = _head(path)
-    if b"%PDF" not in head:
-        kind = _sniff(head)
-        raise BookError(book, f"not a PDF: no %PDF header{f' (looks like {kind})' if kind else ''}")
-    try:
-        doc = pymupdf.open(str(path), filetype="pdf")
-    except pymupdf.FileDataError as e:
-        raise BookError(book, f"corrupt or not a PDF: MuPDF cannot open it ({e})") from None
-    except PDF_ERRORS as e:
-        raise BookError(book, f"corrupt or not a PDF: {e}") from None
-    if not doc.is_pdf:
-        doc.close()
-        raise BookError(book, "not a PDF: MuPDF reads it as another document type")
-    if doc.needs_pass:
-        if not password:
-            doc.close()
-            raise BookError(book, "encrypted: the PDF needs a password (set books.<file>.password in the recipe "
-                                  "or MMRETINAL_PDF_PASSWORD)")
-        if not doc.authenticate(password):
-            doc.close()
-            raise BookError(book, "encrypted: the password given in the recipe is wrong"
-                                  " (or in MMRETINAL_PDF_PASSWORD)")
-    tail = _tail(path)
-    repaired = bool(doc.is_repaired)
-    if b"%%EOF" not in tail and repaired:
-        doc.close()
-        raise BookError(book, f"truncated: the file ends at byte {size} without the %%EOF marker "
-                              "and its cross-reference table is missing")
-    try:
-        n_pages = doc.page_count
-    except PDF_ERRORS as e:
-        doc.close()
-        raise BookError(book, f"corrupt: the page tree cannot be read ({e})") from None
-    if n_pages == 0:
-        doc.close()
-        what = "damaged: no readable page (cross-reference table rebuilt)" if repaired else "the PDF has no pages"
-        raise BookError(book, what)
-    if repaired:
-        warnings.append("damaged cross-reference table, rebuilt by MuPDF: some objects may be missing")
-    return doc, warnings
-
-
-def _head(path: Path, n: int = 1024) -> bytes:
-    with Path(path).open("rb") as f:
-        return f.read(n)
-
-
-def _sniff(head: bytes) -> str | None:
-    """What a non-PDF file probably is (for the error message)."""
-    h = head.lstrip()[:16].lower()
-    for sig, kind in ((b"<!doctype html", "HTML"), (b"<html", "HTML"), (b"\x89png", "a PNG image"),
-                      (b"\xff\xd8\xff", "a JPEG image"), (b"pk\x03\x04", "a ZIP archive"), (b"<?xml", "XML")):
-        if h.startswith(sig):
-            return kind
-    return None
-
-
-def _tail(path: Path, n: int = 2048) -> bytes:
-    with Path(path).open("rb") as f:
-        f.seek(0, 2)
-        size = f.tell()
-        f.seek(max(0, size - n))
-        return f.read()
 
 
 # ----------------------------------------------------------------------------- page model
@@ -122,15 +40,36 @@ def build_page_model(page: pymupdf.Page, xref_digests: dict[int, bytes] | None =
     paths = _paths(page, rot, model.size)
     tp = page.get_textpage(flags=TEXT_FLAGS)
     model.lines = _lines(tp, rot, _underscore_rules(paths), page)
-    del tp
     listed = page.get_images(full=True)
     if listed:
         model.images = _images(page, listed, rot, xref_digests if xref_digests is not None else {})
     model.drawings = cluster_paths(paths, CLUSTER_TOLERANCE)
+    if model.images or any(not d.rule_only for d in model.drawings):
+        # a page that can hold a figure keeps its words (panel letters printed as text), from the same text page
+        model.words = _words(tp.extractWORDS(), rot if page.rotation else None)
+    del tp
     return model
 
 
-def _vis(box: Any, rot: pymupdf.Matrix) -> BBox:
+def _words(words: list[tuple], rot: pymupdf.Matrix | None) -> list[Any]:
+    if rot is None:
+        return [(float(w[0]), float(w[1]), float(w[2]), float(w[3]), w[4], int(w[5]), int(w[6]), int(w[7]))
+                for w in words]
+    out = []
+    for w in words:
+        r = pymupdf.Rect(w[:4]) * rot
+        out.append((float(r.x0), float(r.y0), float(r.x1), float(r.y1), w[4], int(w[5]), int(w[6]), int(w[7])))
+    return out
+
+
+_IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+
+
+def _vis(box: Any, rot: pymupdf.Matrix | None) -> BBox:
+    """``box`` in the visible frame; ``rot`` None: the page is not rotated (the box as MuPDF gave it: a transform by
+    the identity would only turn -0.0 into 0.0, and costs a tenth of the page's reading time)."""
+    if rot is None:
+        return (box[0] + 0.0, box[1] + 0.0, box[2] + 0.0, box[3] + 0.0)
     r = pymupdf.Rect(box) * rot
     return (float(r.x0), float(r.y0), float(r.x1), float(r.y1))
 
@@ -147,6 +86,7 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
     glyph by glyph (``rawdict``, same text page so the same blocks and lines) and repaired by geometry
     (:mod:`.glyphs`): the text a reader sees, not the drawing order."""
     d = tp.extractDICT()
+    vis_rot = None if tuple(rot) == _IDENTITY else rot  # unrotated page: boxes as MuPDF gives them
     rules = rules or []
     raw: dict[str, Any] | None = None
     marks: list[MarkTrace] | None = None  # true boxes of combining marks, read once when a line has one
@@ -164,16 +104,17 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
             vdx = dx * rot.a + dy * rot.c  # direction in the visible frame (linear part only)
             vdy = dx * rot.b + dy * rot.d
             first = line["spans"][0]
-            origin = pymupdf.Point(first.get("origin", (0.0, 0.0))) * rot
+            origin_y = first.get("origin", (0.0, 0.0))[1] + 0.0 if vis_rot is None else \
+                (pymupdf.Point(first.get("origin", (0.0, 0.0))) * rot).y
             texts = [s.get("text", "") for s in line.get("spans", [])]
-            lbox = _vis(line["bbox"], rot)
+            lbox = _vis(line["bbox"], vis_rot)
             size = max((float(s.get("size", 0.0)) for s in line.get("spans", [])), default=0.0)
             if line_needs_repair("".join(texts)) or (rules and rules_near(rules, lbox, size)):
                 raw = raw if raw is not None else tp.extractRAWDICT()
                 raw_line = raw["blocks"][bi]["lines"][li]
                 if marks is None and page is not None and any(is_mark(c) for t in texts for c in t):
                     marks = mark_traces(page.get_texttrace())
-                texts = raw_line_texts(raw_line, lambda b: _vis(b, rot), (vdx, vdy), size, rules, float(origin.y),
+                texts = raw_line_texts(raw_line, lambda b: _vis(b, rot), (vdx, vdy), size, rules, float(origin_y),
                                        marks or [], used_marks)
             spans = []
             for s, text in zip(line.get("spans", []), texts, strict=True):
@@ -182,7 +123,7 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
                 font = s.get("font", "")
                 flags = int(s.get("flags", 0))
                 spans.append(Span(
-                    text=text, bbox=_vis(s["bbox"], rot), font=font, size=float(s.get("size", 0.0)),
+                    text=text, bbox=_vis(s["bbox"], vis_rot), font=font, size=float(s.get("size", 0.0)),
                     bold=bool(flags & pymupdf.TEXT_FONT_BOLD) or bool(_BOLD_FONT.search(font)),
                     italic=bool(flags & pymupdf.TEXT_FONT_ITALIC) or bool(_ITALIC_FONT.search(font)),
                 ))
@@ -190,7 +131,7 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
             if not text.strip():
                 continue
             out.append(TextLine(text=text, bbox=lbox, spans=spans, block_id=bid,
-                                baseline=float(origin.y), horizontal=vdx > 0.99 and abs(vdy) < 0.02,
+                                baseline=float(origin_y), horizontal=vdx > 0.99 and abs(vdy) < 0.02,
                                 direction=(round(vdx, 4), round(vdy, 4))))
     return out
 

@@ -18,6 +18,7 @@ direction, and returns the corrected text per span. Everything else is kept as i
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,9 +67,13 @@ class Glyph:
     span: int
 
 
+#: any accent glyph (is_accent as one character class: every line of every page is tested)
+_ACCENT = re.compile("[" + "".join(re.escape(c) for c in SPACING_ACCENTS) + "\u0300-\u036f]")
+
+
 def line_needs_repair(text: str) -> bool:
     """Does this line's text hold a glyph the repair acts on (an accent glyph)?"""
-    return any(is_accent(c) for c in text)
+    return _ACCENT.search(text) is not None
 
 
 def repair_line(glyphs: list[Glyph], size: float, rules: Sequence[tuple[float, float]] = ()) -> list[Glyph]:

@@ -47,15 +47,16 @@ class ExportStage(Stage):
 
     def run(self, items: list[Figure], ctx: Context) -> list[Figure]:
         p: ExportParams = self.params  # type: ignore[assignment]
-        # run.json has the recipe's name; the context has the licences and languages the runner passes on
-        recipe = {**recipe_of(ctx.run_dir),
+        # the runner hands over the recipe and the funnel so far; on its own the stage reads them from the run
+        recipe = {**(ctx.recipe if ctx.recipe is not None else recipe_of(ctx.run_dir)),
                   **{k: v for k, v in {"license": ctx.book_meta.get("license"),
                                        "books": ctx.book_meta.get("books")}.items() if v}}
+        funnel = ctx.funnel if ctx.funnel is not None else funnel_from_shards(ctx.run_dir, before=self.name)
         opts = ExportOptions(splits=dict(p.splits), seed=p.seed, formats=list(p.formats), shard_rows=p.shard_rows,
                              shard_mb=p.shard_mb, name=p.name)
         try:
             result = export_figures(items, ctx.run_dir, ctx.run_dir / p.out, recipe=recipe,
-                                    funnel=funnel_from_shards(ctx.run_dir, before=self.name), options=opts,
+                                    funnel=funnel, options=opts,
                                     progress=ctx.progress)
         except NothingToExport as e:  # an empty run is a finding, not a crash of the whole build
             ctx.warn(f"no dataset written: {e}")

@@ -90,7 +90,7 @@ def test_classify_stage_can_keep_non_retinal(fake_run: FakeRun, fundus_images: d
 
 @pytest.mark.slow
 def test_curation_stages_in_a_run(tmp_path: Path) -> None:
-    recipe = recipe_from_dict({"stages": ["extract", "panels", "clean", "classify", "quality", "dedup"]})
+    recipe = recipe_from_dict({"stages": ["pages", "pair", "crop", "panels", "clean", "classify", "quality", "dedup"]})
     res = Runner(recipe, tmp_path / "run", show_progress=False).build([BUNDLE / "sample_zh.pdf"])
     assert not res.failed
     stats = {s["stage"]: s for s in res.stats["stages"]}

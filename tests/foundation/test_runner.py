@@ -107,3 +107,29 @@ def test_ray_executor_equals_local(tmp_path):
     Runner(recipe(), tmp_path / "local", show_progress=False).build([tmp_path])
     Runner(recipe(), tmp_path / "ray", workers=2, executor="ray", show_progress=False).build([tmp_path])
     assert snapshot(tmp_path / "local") == snapshot(tmp_path / "ray")
+
+
+def test_a_stage_is_made_once_per_parameters_and_keeps_their_order():
+    """Stages are reused across books; a mapping parameter keeps the order the recipe gave (the export's split
+    names decide ties in the split assignment)."""
+    from mmretinal_builder.shards import stage_instance
+
+    target = "mmretinal_builder.stages.export:ExportStage"
+    a = stage_instance(target, {"splits": {"train": 0.6, "test": 0.4}})
+    assert list(a.params.splits) == ["train", "test"]
+    assert stage_instance(target, {"splits": {"train": 0.6, "test": 0.4}}) is a
+    assert stage_instance(target, {"splits": {"train": 0.5, "test": 0.5}}) is not a
+
+
+def test_panels_read_the_pages_shard_of_their_book(tmp_path):
+    """In a build the panels stage gets the pages the ``pages`` stage wrote (read back from its shard, only the
+    figure pages): PALM's Fig. 1 letters are PDF text, found without opening the PDF again."""
+    palm = Path(__file__).resolve().parents[1] / "data" / "palm" / "palm_scidata2024.pdf"
+    recipe = recipe_from_dict({"stages": [{"pages": {"ocr": False}}, "pair", "crop", {"panels": {"ocr": False}}]})
+    res = Runner(recipe, tmp_path / "run", show_progress=False).build([palm])
+    assert not res.failed
+    figures = [json.loads(line) for line in (tmp_path / "run" / "figures.jsonl").read_text().splitlines()]
+    fig1 = next(f for f in figures if f["label"] == "Fig. 1")
+    assert [p["label"] for p in fig1["panels"]] == list("abcdef")
+    assert {p["label_source"] for p in fig1["panels"]} == {"pdf-text"}
+    assert [s["stage"] for s in fig1["lineage"]] == ["pages", "pair", "crop", "panels"]

@@ -11,6 +11,7 @@ import pymupdf
 import pytest
 
 from mmretinal_builder.evaluation.extraction import evaluate
+from mmretinal_builder.jobs import run_stages
 from mmretinal_builder.pdf.scan.languages import (
     apt_package,
     choose_languages,
@@ -24,8 +25,9 @@ from mmretinal_builder.pdf.scan.ocr import render_gray
 from mmretinal_builder.pdf.scan.tesseract import OcrError
 from mmretinal_builder.samples.atlas import BOOKS
 from mmretinal_builder.samples.generate import write_books
-from mmretinal_builder.stage import Context
-from mmretinal_builder.stages.extract import ExtractStage
+from mmretinal_builder.stages.crop import CropStage
+from mmretinal_builder.stages.pages import PagesParams, PagesStage
+from mmretinal_builder.stages.pair import PairStage
 
 ALL = frozenset({"eng", "chi_sim", "chi_tra", "fas", "spa", "osd"})
 
@@ -81,8 +83,8 @@ def test_script_detection_reads_a_persian_scan_in_persian(tmp_path: Path) -> Non
     pdf = _persian_book(tmp_path, 2)
     with pymupdf.open(pdf) as doc:
         assert detect_scripts([render_gray(doc[0], 150)]) == ["Arabic"]
-    ctx = Context(run_dir=tmp_path / "run", stage="extract", book=pdf.name, book_path=pdf)
-    figs = ExtractStage(ExtractStage.Params(ocr_workers=1)).run([], ctx)
+    figs, ctx = run_stages([PagesStage(PagesParams(ocr_workers=1)), PairStage(), CropStage()],
+                           run_dir=tmp_path / "run", book_path=pdf)
     assert ctx.counters["pages:ocr-lang:eng+fas"] == 2
     gt = json.loads((tmp_path / "ground_truth.json").read_text(encoding="utf-8"))
     res = evaluate(gt, {pdf.name: [f.model_dump(mode="json") for f in figs]})["overall"]
@@ -106,8 +108,7 @@ def test_recipe_language_reaches_tesseract(tmp_path: Path) -> None:
     scan.new_page(width=300, height=200).insert_image(pymupdf.Rect(0, 0, 300, 200), stream=pix.tobytes("png"))
     pdf = tmp_path / "one.pdf"
     scan.save(pdf)
-    ctx = Context(run_dir=tmp_path / "run", stage="extract", book=pdf.name, book_path=pdf,
-                  book_meta={"lang": ["eng", "xyz"]})
-    ExtractStage(ExtractStage.Params(ocr_workers=1)).run([], ctx)
+    _, ctx = run_stages([PagesStage(PagesParams(ocr_workers=1)), PairStage(), CropStage()],
+                        run_dir=tmp_path / "run", book_path=pdf, book_meta={"lang": ["eng", "xyz"]})
     assert ctx.counters["pages:ocr-lang:eng"] == 1
     assert any("apt-get install tesseract-ocr-xyz" in w for w in ctx.warnings)

@@ -58,7 +58,7 @@ def test_pixel_and_page_budgets():
     assert not limits.over_pixel_budget(6000, 4000, 100_000_000)
     assert "26000 x 26000 px (676 MP)" in limits.pixel_budget_warning(1, 26_000, 26_000, 100_000_000)
     assert limits.pages_to_read(10_000, 3000) == (3000, "the book has 10000 pages; only the first 3000 were read "
-                                                        "(extract.max_pages)")
+                                                        "(limits.max_pages)")
     assert limits.pages_to_read(12, 3000) == (12, None)
 
 
@@ -87,3 +87,21 @@ def test_mupdf_warnings_are_collected_once():
     first = limits.mupdf_warnings()
     assert first is not None and "font" in first
     assert limits.mupdf_warnings() is None  # the store was reset
+
+
+def test_memory_freed_inside_the_block_does_not_widen_the_limit():
+    """Garbage from earlier work that the collector frees inside the block (a long-lived worker holds plenty) must
+    not raise the ceiling: the limit is measured after a collection."""
+    import gc
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+            self.data = bytearray(400 << 20)
+
+    Cycle()  # unreachable now, freed only by the cycle collector
+    with limits.memory_limit(64) as enforced:
+        assert enforced
+        gc.collect()
+        with pytest.raises(MemoryError):
+            bytearray(200 << 20)

@@ -79,7 +79,8 @@ def test_review_round_trip(tmp_path):
         env[name] = ""  # nothing from the caller's environment: the server file must be enough
     generate_samples(books, seed=5, books=2, figures_per_book=10, scanned=False, broken_text=False)
     recipe = work / "recipe.yaml"
-    recipe.write_text("stages:\n  - extract\n  - panels\n  - review\n  - export: {splits: {train: 1.0}}\n")
+    recipe.write_text("stages:\n  - pages\n  - pair\n  - crop\n  - panels\n  - review\n"
+                      "  - export: {splits: {train: 1.0}}\n")
     cli("build", str(books), "--out", "runs/r", "--recipe", "recipe.yaml", "--no-progress", cwd=work, env=env)
     before = dataset_rows(run)
     figures = [json.loads(line) for line in (run / "figures.jsonl").read_text().splitlines()]
