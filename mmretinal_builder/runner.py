@@ -44,8 +44,10 @@ from typing import Any, Protocol
 from .errors import BookError, BuilderError
 from .io import dumps, iter_jsonl, read_records, remove_temp_files, sha256_file, write_json, write_jsonl
 from .recipe import Recipe
-from .schema import Figure
+from .schema import ITEM, Figure, Pair, figures_of, pairs_of
 from .stage import Context, load_stage_class, stage_class, stage_target
+
+Item = Figure | Pair  # a stage's items: figures up to the panels stage, pairs after it
 
 log = logging.getLogger("mmretinal")
 
@@ -140,9 +142,9 @@ def run_shard(
     target: str,
     params: dict[str, Any],
     fingerprint: str,
-    items: Callable[[], list[Figure]],
+    items: Callable[[], list[Item]],
     ctx_kwargs: dict[str, Any],
-) -> tuple[StageRun, list[Figure] | None]:
+) -> tuple[StageRun, list[Item] | None]:
     """Run one shard unless it is already done; returns its stats and (when run) its output."""
     sdir = _shard_dir(run_dir, shard, index, stage_name)
     cls = load_stage_class(target)
@@ -154,10 +156,11 @@ def run_shard(
     inputs = items()
     out = stage.run(list(inputs), ctx)
     n_in, n_out, n_drop = len(inputs), len(out), sum(ctx.dropped.values())
-    if n_in and n_in != n_out + n_drop:
+    n_kept = n_out - ctx.expanded  # a figure kept as its pairs counts once (ctx.expand)
+    if n_in and n_in != n_kept + n_drop:
         # The funnel must add up; a stage that loses items silently is a bug, not a data problem. (A first
         # stage gets no items and creates them; a stage may merge items only by dropping the merged ones.)
-        raise BuilderError(f"stage {stage_name!r} got {n_in} items, kept {n_out} and dropped {n_drop}")
+        raise BuilderError(f"stage {stage_name!r} got {n_in} items, kept {n_kept} and dropped {n_drop}")
     _stamp_lineage(out, stage_name, cls.version, ctx)
     write_jsonl(sdir / "items.jsonl", out)
     write_jsonl(sdir / "rejects.jsonl", ctx.rejects)
@@ -166,7 +169,8 @@ def run_shard(
         "shard": shard,
         "fingerprint": fingerprint,
         "in": n_in,
-        "kept": n_out,
+        "kept": n_kept if n_in else n_out,
+        **({"out": n_out} if ctx.expanded else {}),
         "dropped": dict(sorted(ctx.dropped.items())),
         "counters": dict(sorted(ctx.counters.items())),
         "warnings": ctx.warnings,
@@ -187,8 +191,8 @@ def _stamp_lineage(items: list[Any], stage: str, version: str, ctx: Context) -> 
         lineage.append(LineageStep(stage=stage, version=version, rule=rule, detail=detail))
 
 
-def load_shard_items(run_dir: Path, shard: str, index: int, stage: str) -> list[Figure]:
-    return read_records(_shard_dir(run_dir, shard, index, stage) / "items.jsonl", Figure)
+def load_shard_items(run_dir: Path, shard: str, index: int, stage: str) -> list[Item]:
+    return read_records(_shard_dir(run_dir, shard, index, stage) / "items.jsonl", ITEM)
 
 
 @dataclass
@@ -224,13 +228,13 @@ def run_book(job: BookJob, progress: ProgressFn | None = None) -> BookResult:
     """Run a book's consecutive book-scope stages; a failure is caught and reported, not raised."""
     key = book_key(job.name)
     fp, last = job.prev_fingerprint, job.prev_index
-    cached: list[Figure] | None = None
+    cached: list[Item] | None = None
     result = BookResult(job.name, True, fp, last)
     for index, name, target, params in job.stages:
         fp_new = _fingerprint(job.book_sha256, name, params, fp, _stage_identity(target, params, job.recipe_dir))
         prev_last, prev_cached = last, cached
 
-        def items(prev_last: int | None = prev_last, prev_cached: list[Figure] | None = prev_cached) -> list[Figure]:
+        def items(prev_last: int | None = prev_last, prev_cached: list[Item] | None = prev_cached) -> list[Item]:
             if prev_cached is not None:
                 return prev_cached
             if prev_last is None:
@@ -436,7 +440,7 @@ class Runner:
         state: dict[str, tuple[str, int | None]] = {p.name: ("", None) for p in alive}
         shard_stats: list[dict[str, Any]] = []
         run_fp, run_last = "", None
-        run_items: list[Figure] | None = None
+        run_items: list[Item] | None = None
         with _Progress(self.show_progress) as bar:
             for scope, seg in self._segments():
                 if scope == "book":
@@ -460,13 +464,13 @@ class Runner:
                         fp = _fingerprint(name, params, book_fps, run_fp,
                                           _stage_identity(target, params, self.recipe.base_dir))
 
-                        def gather(run_last: int | None = run_last, run_items: list[Figure] | None = run_items,
-                                   alive: list[Path] = alive) -> list[Figure]:
+                        def gather(run_last: int | None = run_last, run_items: list[Item] | None = run_items,
+                                   alive: list[Path] = alive) -> list[Item]:
                             if run_items is not None:
                                 return run_items
                             if run_last is not None:
                                 return load_shard_items(self.run_dir, RUN_SHARD, run_last, names[run_last])
-                            out: list[Figure] = []
+                            out: list[Item] = []
                             for p in alive:
                                 last = state[p.name][1]
                                 if last is not None:
@@ -478,10 +482,7 @@ class Runner:
                             run_dir=self.run_dir, shard=RUN_SHARD, index=index, stage_name=name, target=target,
                             params=params, fingerprint=fp, items=gather,
                             ctx_kwargs={"recipe_dir": self.recipe.base_dir,
-                                        "book_meta": {"license": self.recipe.license,
-                                                      "books": {k: v.model_dump(exclude_none=True,
-                                                                                exclude={"password"})
-                                                                for k, v in self.recipe.books.items()}},
+                                        "books": {p.name: self._book_meta(p.name, secrets=False) for p in pdfs},
                                         "progress": lambda d, t, n=name: bar.event("run", n, d, t)},
                         )
                         bar.event("run", name, -1, -1)
@@ -490,29 +491,35 @@ class Runner:
             final = self._final_items(alive, state, names, run_last, run_items)
         return self._finish(pdfs, alive, final, shard_stats, errors)
 
-    def _book_meta(self, name: str) -> dict[str, Any]:
+    def _book_meta(self, name: str, secrets: bool = True) -> dict[str, Any]:
+        """A book's settings from the recipe (one shape everywhere): its licence (else the recipe's), language,
+        title, and, for the book's own stages only, its password."""
         meta = {"license": self.recipe.license}
         if name in self.recipe.books:
-            meta.update(self.recipe.books[name].model_dump(exclude_none=True))
+            meta.update(self.recipe.books[name].model_dump(exclude_none=True, exclude=None if secrets else {"password"}))
         return meta
 
     def _final_items(self, alive: list[Path], state: dict[str, tuple[str, int | None]], names: list[str],
-                     run_last: int | None, run_items: list[Figure] | None) -> list[Figure]:
+                     run_last: int | None, run_items: list[Item] | None) -> list[Item]:
         if stage_class(names[-1]).scope == "run":
             if run_items is not None:
                 return run_items
             assert run_last is not None
             return load_shard_items(self.run_dir, RUN_SHARD, run_last, names[run_last])
-        out: list[Figure] = []
+        out: list[Item] = []
         for p in alive:
             last = state[p.name][1]
             if last is not None:
                 out.extend(load_shard_items(self.run_dir, book_key(p.name), last, names[last]))
         return out
 
-    def _finish(self, pdfs: list[Path], alive: list[Path], final: list[Figure], shard_stats: list[dict[str, Any]],
+    def _finish(self, pdfs: list[Path], alive: list[Path], final: list[Item], shard_stats: list[dict[str, Any]],
                 errors: list[dict[str, Any]]) -> BuildResult:
-        write_jsonl(self.run_dir / "figures.jsonl", final)
+        # the final pairs (a run without a panels stage ends with figures: each is its own pair), and their figures
+        pairs = [q for item in final for q in ([item] if isinstance(item, Pair) else pairs_of(item))]
+        figures = figures_of(pairs)
+        write_jsonl(self.run_dir / "pairs.jsonl", pairs)
+        write_jsonl(self.run_dir / "figures.jsonl", figures)
         errors = sorted(errors, key=lambda e: (e.get("book", ""), e.get("stage", "")))
         shard_stats = [s for s in shard_stats if s.get("shard") in {book_key(p.name) for p in alive} | {RUN_SHARD}]
         problems = _problems(errors, shard_stats, {book_key(p.name): p.name for p in alive},
@@ -529,9 +536,10 @@ class Runner:
         stats["books"] = {"total": len(pdfs), "ok": len(alive), "failed": len(errors),
                           "warned": len({p["book"] for p in problems if p["level"] == "warning"})}
         stats["problems"] = problems
-        stats["figures"] = len(final)
+        stats["figures"] = len(figures)
+        stats["pairs"] = len(pairs)
         write_json(self.run_dir / "stats.json", stats)
-        return BuildResult(self.run_dir, [p.name for p in alive], errors, len(final), stats)
+        return BuildResult(self.run_dir, [p.name for p in alive], errors, len(figures), stats)
 
 
 def _problems(errors: list[dict[str, Any]], shard_stats: list[dict[str, Any]], names: dict[str, str],
@@ -554,20 +562,24 @@ def funnel(shard_stats: list[dict[str, Any]], order: list[str]) -> dict[str, Any
     """Sum shard stats per stage (in recipe order) and keep the per-book rows."""
     per_stage: dict[str, dict[str, Any]] = {}
     for s in shard_stats:
-        agg = per_stage.setdefault(s["stage"], {"in": 0, "kept": 0, "dropped": Counter(), "counters": Counter()})
+        agg = per_stage.setdefault(s["stage"], {"in": 0, "kept": 0, "out": 0, "expands": False, "dropped": Counter(),
+                                                "counters": Counter()})
         agg["in"] += s["in"]
         agg["kept"] += s["kept"]
+        agg["out"] += s.get("out", s["kept"])
+        agg["expands"] |= "out" in s  # a stage that turns items into several (figures into pairs)
         agg["dropped"].update(s["dropped"])
         agg["counters"].update(s["counters"])
     stages = []
     for name in order:
         if name in per_stage:
             a = per_stage[name]
-            stages.append({"stage": name, "in": a["in"], "kept": a["kept"],
+            stages.append({"stage": name, "in": a["in"], "kept": a["kept"], **({"out": a["out"]} if a["expands"] else {}),
                            "dropped": dict(sorted(a["dropped"].items())),
                            "counters": dict(sorted(a["counters"].items()))})
     per_book = sorted(
-        ({"book": s["shard"], "stage": s["stage"], "in": s["in"], "kept": s["kept"], "dropped": s["dropped"]}
+        ({"book": s["shard"], "stage": s["stage"], "in": s["in"], "kept": s["kept"],
+          **({"out": s["out"]} if "out" in s else {}), "dropped": s["dropped"]}
          for s in shard_stats if s["shard"] != RUN_SHARD),
         key=lambda r: (r["book"], order.index(r["stage"])),
     )

@@ -41,7 +41,8 @@ class Context:
     stage: str
     book: str | None = None  # file name of the book (None for run-scope stages)
     book_path: Path | None = None
-    book_meta: dict[str, Any] = field(default_factory=dict)  # licence, language... from the recipe
+    book_meta: dict[str, Any] = field(default_factory=dict)  # this book's licence, language... from the recipe
+    books: dict[str, dict[str, Any]] = field(default_factory=dict)  # run-scope: every book's book_meta, by name
     recipe_dir: Path | None = None
     progress: Callable[[int, int], None] | None = None  # (done, total) callback for long loops
     counters: Counter = field(default_factory=Counter)
@@ -49,6 +50,7 @@ class Context:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # id(item) -> (rule, detail)
+    expanded: int = 0  # items returned beyond those received and kept (see expand)
 
     @property
     def images(self) -> ImageStore:
@@ -75,6 +77,13 @@ class Context:
         """Say which rule decided ``item`` at this stage (and what it saw); the runner stamps it onto the
         item's lineage when the stage keeps it. The last note about an item wins."""
         self.notes[id(item)] = (rule, detail)
+
+    def expand(self, item: Any, parts: list[Any]) -> None:
+        """Say that ``item`` is kept as the several ``parts`` the stage returns instead of it (a figure as its
+        image-text pairs): the funnel counts ``item`` as kept once and the parts as the stage's output."""
+        if not parts:
+            raise ValueError(f"stage {self.stage!r}: an item kept as no parts is a drop; use ctx.drop")
+        self.expanded += len(parts) - 1
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -117,7 +126,7 @@ class Stage:
 #: Stage name -> "module:Class". Imported lazily so a recipe only loads what it uses.
 STAGES: dict[str, str] = {
     "extract": "mmretinal_builder.stages.extract:ExtractStage",
-    "panels": "mmretinal_builder.stages.panels:PanelStage",
+    "panels": "mmretinal_builder.stages.pairs:PanelPairStage",  # PanelStage, then figures become pairs
     "clean": "mmretinal_builder.stages.clean:CleanTextStage",
     "classify": "mmretinal_builder.stages.classify:ClassifyStage",
     "quality": "mmretinal_builder.stages.quality:QualityStage",

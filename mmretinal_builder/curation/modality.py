@@ -149,6 +149,7 @@ class ModalityResult:
     image_modality: str  # what the image alone says
     cue_modality: str | None  # the caption's strongest cue, if any
     features: ImageFeatures = field(repr=False)
+    cells: tuple[int, int] | None = None  # (retinal, all) cells when a picture left whole was judged by its cells
 
     @property
     def retinal(self) -> bool:
@@ -173,14 +174,18 @@ def _argmax(p: dict[str, float]) -> str:
     return max(MODALITIES, key=lambda k: (p.get(k, 0.0), -MODALITIES.index(k)))
 
 
-def gutter_cells(img: np.ndarray, min_frac: float = 0.15) -> list[tuple[int, int, int, int]]:
+def gutter_cells(img: np.ndarray, min_frac: float = 0.15, min_px: int = 40) -> list[tuple[int, int, int, int]]:
     """Boxes ``(x0, y0, x1, y1)`` of the pictures in a grid separated by uniform white or black gutters.
 
-    Bands of content at least ``min_frac`` of the height are cut on full-width gutter rows, then each band
-    on full-height gutter columns. Fewer than two cells: ``[]``.
+    Bands of content at least ``min_frac`` of the height (and ``min_px``) are cut on full-width gutter rows,
+    then each band on full-height gutter columns. Gutters have the colour of the figure's margin: on a white
+    figure a black column inside a picture (a segmentation map's background) is no gutter. Fewer than two
+    cells: ``[]``.
     """
     grey = cv2.cvtColor(as_bgr(img), cv2.COLOR_BGR2GRAY)
     h, w = grey.shape
+    margin = np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]))
+    white_ok, black_ok = margin >= 25, margin <= 230  # a white margin: white gutters only, and the reverse
 
     def runs(gutter: np.ndarray, min_len: int) -> list[tuple[int, int]]:
         out, start = [], None
@@ -194,13 +199,26 @@ def gutter_cells(img: np.ndarray, min_frac: float = 0.15) -> list[tuple[int, int
         return out
 
     def is_gutter(lines: np.ndarray, axis: int) -> np.ndarray:
-        return ((lines > 230).mean(axis=axis) >= 0.98) | ((lines < 25).mean(axis=axis) >= 0.98)
+        return (white_ok & ((lines > 230).mean(axis=axis) >= 0.98)) | (black_ok & ((lines < 25).mean(axis=axis) >= 0.98))
 
     cells = []
-    for y0, y1 in runs(is_gutter(grey, 1), max(2, int(min_frac * h))):
-        for x0, x1 in runs(is_gutter(grey[y0:y1], 0), max(2, int(min_frac * w))):
+    for y0, y1 in runs(is_gutter(grey, 1), max(2, min_px, int(min_frac * h))):
+        for x0, x1 in runs(is_gutter(grey[y0:y1], 0), max(2, min_px, int(min_frac * w))):
             cells.append((x0, y0, x1, y1))
     return cells if len(cells) >= 2 else []
+
+
+def _regular_grid(cells: list[tuple[int, int, int, int]], shape: tuple[int, ...], tolerance: float = 1.25,
+                  coverage: float = 0.5) -> bool:
+    """Whether the cells are tiles of one size (each side within ``tolerance`` of the median side) that fill at
+    least ``coverage`` of the picture: a figure made of pictures, not the fragments of one picture on a plain
+    background (a vessel map's arcades, a diagram's thumbnails)."""
+    ws = sorted(x1 - x0 for x0, _, x1, _ in cells)
+    hs = sorted(y1 - y0 for _, y0, _, y1 in cells)
+    mw, mh = ws[len(ws) // 2], hs[len(hs) // 2]
+    same = all(mw / tolerance <= w <= mw * tolerance for w in ws) and all(mh / tolerance <= h <= mh * tolerance
+                                                                          for h in hs)
+    return same and sum(w * h for w, h in zip(ws, hs, strict=True)) >= coverage * shape[0] * shape[1]
 
 
 def classify_image(img: np.ndarray, caption: str | None = None,
@@ -209,8 +227,11 @@ def classify_image(img: np.ndarray, caption: str | None = None,
     """Modality of one image (BGR/grey uint8), optionally helped by its caption.
 
     When the whole picture looks like no retinal class but splits on gutters into several pictures (a
-    compound figure the panel stage left whole), the cells are classified and the figure is retinal when
-    retinal cells cover at least half of the cells' area; its modality is their area-weighted majority.
+    compound figure the panel stage left whole), the cells are classified. In a grid of like-sized tiles the
+    figure is retinal when any tile is: a fundus photograph beside its vessel segmentation or heat map is
+    still a fundus photograph (the maps must not outvote it). In an irregular layout (a diagram holding a
+    column of small thumbnails) retinal cells must cover at least half of the cells' area. The modality is
+    the area-weighted majority of the retinal cells.
     """
     t = thresholds or ModalityThresholds()
     f = features or image_features(img)
@@ -223,14 +244,17 @@ def classify_image(img: np.ndarray, caption: str | None = None,
     whole = ModalityResult(best, probs[best], probs, _argmax(image_only), cue, f)
     if best != "other" or not split:
         return whole
-    cells = gutter_cells(img)
-    if not cells:
-        return whole
+    cells = gutter_cells(img, min_frac=0.08)  # tiles of a 1x8 strip are 1/8 of its width
+    grid = bool(cells) and _regular_grid(cells, img.shape)
+    if not grid:
+        cells = gutter_cells(img)
+        if not cells:
+            return whole
     results = [(classify_image(img[y0:y1, x0:x1], caption, t, split=False), (x1 - x0) * (y1 - y0))
                for x0, y0, x1, y1 in cells]
     total = sum(a for _, a in results)
     retinal_area = sum(a for r, a in results if r.retinal)
-    if retinal_area < 0.5 * total:
+    if retinal_area == 0 or (not grid and retinal_area < 0.5 * total):
         return whole
     avg = {k: round(sum(r.probabilities[k] * a for r, a in results) / total, 4) for k in MODALITIES}
     votes = {m: sum(a for r, a in results if r.modality == m) for m in RETINAL}
@@ -238,7 +262,7 @@ def classify_image(img: np.ndarray, caption: str | None = None,
     conf = round(sum(r.confidence * a for r, a in results if r.modality == mod) / votes[mod], 4)
     img_votes = {m: sum(a for r, a in results if r.image_modality == m) for m in MODALITIES}
     return ModalityResult(mod, conf, avg, max(MODALITIES, key=lambda m: (img_votes[m], -MODALITIES.index(m))),
-                          cue, f)
+                          cue, f, (sum(r.retinal for r, _ in results), len(results)))
 
 
 def confusion_matrix(truth: list[str], pred: list[str]) -> dict[str, dict[str, int]]:
