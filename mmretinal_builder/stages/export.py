@@ -61,6 +61,8 @@ class ExportStage(Stage):
         except NothingToExport as e:  # an empty run is a finding, not a crash of the whole build
             ctx.warn(f"no dataset written: {e}")
             return items
+        for item in items:  # the lineage says which split each pair went to
+            ctx.note(item, "written", split=result.books.get(item.figure.book if isinstance(item, Pair) else item.book))
         ctx.count("pairs", result.pairs)
         for split, info in result.splits.items():
             ctx.count(f"pairs:{split}", info["num_examples"])

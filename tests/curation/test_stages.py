@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from mmretinal_builder.cli import app
 from mmretinal_builder.curation.filter import Filter, Verdict, drop, keep, mark
 from mmretinal_builder.errors import BuilderError
 from mmretinal_builder.recipe import recipe_from_dict
@@ -202,3 +204,8 @@ def test_curation_stages_in_a_run(tmp_path: Path) -> None:
     rejects = [json.loads(line) for line in (tmp_path / "run" / "rejects.jsonl").read_text().splitlines()]
     dropped = next(r for r in rejects if r["stage"] == "classify")
     assert _all_steps(dropped["item"])[-1] == "classify" and dropped["item"]["lineage"][-1]["rule"] == dropped["reason"]
+    # the trace command tells both stories from the run's files
+    res = CliRunner().invoke(app, ["trace", str(tmp_path / "run"), pairs[0]["id"]])
+    assert res.exit_code == 0 and all(f"│ {st}" in res.output for st in ("extract", "clean", "classify", "dedup"))
+    res = CliRunner().invoke(app, ["trace", str(tmp_path / "run"), dropped["item"]["id"]])
+    assert res.exit_code == 0 and f"dropped by classify: {dropped['reason']}" in res.output
