@@ -28,8 +28,9 @@ import pymupdf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mmretinal_builder.stage import Context  # noqa: E402
 from mmretinal_builder.stages.extract import ExtractStage  # noqa: E402
+
+from mmretinal_builder.stage import Context  # noqa: E402
 
 
 def make_book(pages: int, out: Path, seed: int = 0) -> Path:

@@ -32,9 +32,10 @@ import pymupdf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mmretinal_builder.stages.extract import ExtractStage  # noqa: E402
+
 from mmretinal_builder.pdf.scan.ocr import DEFAULT_LANG, render_gray  # noqa: E402
 from mmretinal_builder.stage import Context  # noqa: E402
-from mmretinal_builder.stages.extract import ExtractStage  # noqa: E402
 
 TARGET = 0.75
 

@@ -13,9 +13,11 @@ from typing import Any
 import pymupdf
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import BookError, BuilderError
+from .book import Book
+from .errors import BuilderError
 from .io import atomic_write_bytes, iter_jsonl
-from .runner import book_key
+from .pdf.limits import book_password
+from .shards import book_key
 
 GREEN, BLUE, RED, MAGENTA, ORANGE = (0, 160, 0), (0, 80, 255), (220, 0, 0), (200, 0, 200), (255, 140, 0)
 
@@ -105,7 +107,7 @@ def inspect_run(run_dir: Path, out_dir: Path, pdfs: list[Path], book: str | None
     rej = run_dir / "rejects.jsonl"
     if rej.exists():
         for r in iter_jsonl(rej):
-            if r.get("stage") == "extract" and isinstance(r.get("item"), dict) and r["item"].get("book"):
+            if r.get("stage") in ("pair", "crop") and isinstance(r.get("item"), dict) and r["item"].get("book"):
                 reports[r["item"]["book"]].append(r)
     books = sorted(set(figures) | set(reports))
     if book is not None:
@@ -123,15 +125,12 @@ def inspect_run(run_dir: Path, out_dir: Path, pdfs: list[Path], book: str | None
         pages = {p for p in pages if p}
         if page is not None:
             pages = {page}
-        try:
-            doc = pymupdf.open(str(paths[name]))
-        except (RuntimeError, ValueError) as e:
-            raise BookError(name, f"cannot open for inspection: {e}") from None
-        with doc:
+        # the same door as the build (sniffing, errors); an encrypted book's password comes from the environment
+        with Book(paths[name], name, password=book_password({})) as book:
             for p in sorted(pages):
-                if not 1 <= p <= doc.page_count:
-                    raise BuilderError(f"{name}: page {p} out of range (1..{doc.page_count})")
-                png = render_overlay(doc.load_page(p - 1), figures[name], reports[name], dpi)
+                if not 1 <= p <= book.page_count:
+                    raise BuilderError(f"{name}: page {p} out of range (1..{book.page_count})")
+                png = render_overlay(book.page(p), figures[name], reports[name], dpi)
                 target = Path(out_dir) / f"{book_key(name)}-p{p:04d}.png"
                 atomic_write_bytes(target, png)
                 written.append(target)

@@ -20,3 +20,6 @@ class BookError(BuilderError):
         self.book = str(book)
         self.problem = problem
         super().__init__(f"{book}: {problem}")
+
+    def __reduce__(self) -> tuple[type[BookError], tuple[str, str]]:
+        return (BookError, (self.book, self.problem))  # picklable: it crosses process boundaries

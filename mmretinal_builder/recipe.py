@@ -7,11 +7,21 @@ workers: 2
 license: "CC BY 4.0"            # default licence of the books
 books:                          # optional per-book metadata, by file name
   palm_scidata2024.pdf: {license: "CC BY 4.0", lang: en}
+limits:                         # optional budgets for untrusted or huge books (defaults shown)
+  max_pages: 5000               # pages read per book
+  book_timeout_s: 3600          # time budget of one book (it stops reading pages and keeps what it has)
+  page_timeout_s: 300           # a page taking longer is skipped
 stages:
-  - extract: {render_dpi: 300}
+  - pages: {ocr_lang: eng}
+  - pair
+  - crop: {render_dpi: 300}
   - panels
   - export: {out: dataset}
 ```
+
+Each stage takes the records the stage before it produces (``pages`` -> ``pair`` -> ``crop`` -> figures); a
+recipe whose neighbours do not fit is refused with what to write instead. The old ``extract`` stage is now
+``pages``, ``pair`` and ``crop``: a recipe naming it gets an error that says so.
 
 Every problem is reported as ``FILE: WHERE: WHAT`` (unknown key, wrong type, missing file), never as a
 traceback.
@@ -26,10 +36,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import RecipeError
-from .stage import STAGES, Params, stage_class
+from .pdf.limits import Limits
+from .schema import Figure
+from .stage import RENAMED, STAGES, Params, stage_class
 
 #: Stages of a build when no recipe names them.
-DEFAULT_STAGES: list[str] = ["extract", "panels", "clean", "classify", "quality", "dedup", "review", "export"]
+DEFAULT_STAGES: list[str] = ["pages", "pair", "crop", "panels", "clean", "classify", "quality", "dedup", "review",
+                             "export"]
 
 
 class BookMeta(BaseModel):
@@ -54,6 +67,7 @@ class Recipe(BaseModel):
     workers: int = Field(default=1, ge=1)
     license: str = "unknown"
     books: dict[str, BookMeta] = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=Limits)
     stages: list[StageSpec]
     source: Path | None = None  # the YAML file, when loaded from one
 
@@ -67,11 +81,12 @@ class Recipe(BaseModel):
             "name": self.name,
             "license": self.license,
             "books": {k: v.model_dump(exclude_none=True, exclude={"password"}) for k, v in sorted(self.books.items())},
+            "limits": self.limits.model_dump(mode="json"),
             "stages": [{"name": s.name, "params": s.params.model_dump(mode="json")} for s in self.stages],
         }
 
 
-_TOP_KEYS = {"name", "description", "inputs", "workers", "license", "books", "stages"}
+_TOP_KEYS = {"name", "description", "inputs", "workers", "license", "books", "limits", "stages"}
 
 
 def _fmt_loc(loc: tuple[Any, ...]) -> str:
@@ -101,6 +116,8 @@ def _stage_spec(raw: Any, index: int, label: str) -> StageSpec:
         params = params or {}
     else:
         raise RecipeError(f"{where}: expected a stage name or 'name: {{params}}', got {raw!r}")
+    if name not in STAGES and name in RENAMED:
+        raise RecipeError(f"{where}: {RENAMED[name]}")
     if name not in STAGES:
         raise RecipeError(f"{where}: unknown stage '{name}' (known: {', '.join(sorted(STAGES))})")
     if not isinstance(params, dict):
@@ -111,6 +128,24 @@ def _stage_spec(raw: Any, index: int, label: str) -> StageSpec:
     except ValidationError as e:
         raise RecipeError(_validation_message(f"{where} ({name})", e)) from None
     return StageSpec(name=name, params=p)
+
+
+def _check_neighbours(names: list[str], label: str) -> None:
+    """Each stage must take what the stage before it gives (``crop`` after ``pair`` after ``pages``)."""
+    prev = None
+    for i, name in enumerate(names):
+        cls = stage_class(name)
+        want = cls.consumes
+        got = stage_class(prev).produces if prev else None
+        if want is not None and got is not None and got is not want:
+            before = next((n for n in STAGES if stage_class(n).produces is want), None)
+            hint = f"; put '{before}' before it" if before else ""
+            raise RecipeError(f"{label}: stages[{i}] ({name}): takes {want.__name__} records but '{prev}' gives "
+                              f"{got.__name__}{hint}")
+        if want is not None and got is None and want is not Figure:
+            raise RecipeError(f"{label}: stages[{i}] ({name}): takes {want.__name__} records, so it cannot come "
+                              "first; the first stage of a book is 'pages'")
+        prev = name
 
 
 def recipe_from_dict(data: Any, label: str = "recipe", source: Path | None = None, check_inputs: bool = True
@@ -127,6 +162,7 @@ def recipe_from_dict(data: Any, label: str = "recipe", source: Path | None = Non
     names = [s.name for s in stages]
     if len(set(names)) != len(names):
         raise RecipeError(f"{label}: a stage appears twice in 'stages': {names}")
+    _check_neighbours(names, label)
     scopes = [stage_class(n).scope for n in names]
     if "run" in scopes and "book" in scopes[scopes.index("run"):]:
         late = names[scopes.index("book", scopes.index("run"))]

@@ -1,9 +1,11 @@
 """The stage abstraction: a small class with a name, typed parameters and ``run(items, ctx)``.
 
-A stage receives the list of :class:`~mmretinal_builder.schema.Figure` records produced by the stage
-before it (the first stage of a book receives an empty list and reads ``ctx.book_path``) and returns
-the records it keeps. Every record it does not return must be dropped through ``ctx.drop(item, reason)``
-so the funnel always adds up: ``in == kept + dropped`` (the runner checks).
+A stage receives the records produced by the stage before it (``consumes``; the first stage of a book,
+``pages``, receives nothing and reads the book through ``ctx.pdf``) and returns the records it keeps
+(``produces``). Every record it does not return must be dropped through ``ctx.drop(item, reason)`` so the
+funnel always adds up: ``in == kept + dropped`` (the runner checks). A stage whose records are of another kind
+than its input (``pair`` turns pages into figure-caption pairs) says how many items it formed with
+``ctx.considered``; the check is then made on those.
 
 ``scope = "book"`` stages run once per book, in parallel across books; ``scope = "run"`` stages
 (dedup across books, export) run once over all books' records, in sorted book order.
@@ -17,12 +19,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from .io import ImageStore
+from .pdf.limits import Limits
 from .schema import Figure
+
+if TYPE_CHECKING:
+    from .book import Book
 
 log = logging.getLogger("mmretinal")
 
@@ -50,7 +56,37 @@ class Context:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # id(item) -> (rule, detail)
-    expanded: int = 0  # items returned beyond those received and kept (see expand)
+    limits: Limits = field(default_factory=Limits)  # the recipe's budgets (pages, time, pixels, memory)
+    #: processes the stage may use for its own parallelism (OCR); None: the stage's default. Inside a pool
+    #: worker the runner sets 1: the book pool and OCR share one budget of processes, never nested pools.
+    processes: int | None = None
+    #: items of earlier stages of this book, by stage name (``panels`` reads the pages); see :meth:`earlier`
+    records: dict[str, list[Any]] | Callable[[str], list[Any] | None] = field(default_factory=dict)
+    #: items a stage that changes the kind of item formed (``pair``): the funnel check is made on these
+    considered: int | None = None
+    book_obj: Book | None = None  # the book's one door (the runner's); see :attr:`pdf`
+    #: run-scope stages: the recipe snapshot and the funnel of the stages before, as the runner has them (so the
+    #: export writes them onto the dataset card without reading run files back)
+    recipe: dict[str, Any] | None = None
+    funnel: dict[str, Any] | None = None
+
+    @property
+    def pdf(self) -> Book:
+        """The book (:class:`~mmretinal_builder.book.Book`): the only way a stage reads the PDF. The runner hands
+        in the book it opened once; on its own (tests, benchmarks) a stage gets one from ``book_path``."""
+        if self.book_obj is None:
+            if self.book_path is None:
+                raise ValueError(f"stage {self.stage!r} needs a book, and this context has none")
+            from .book import Book
+
+            self.book_obj = Book.from_meta(self.book_path, self.book, self.book_meta, limits=self.limits)
+        return self.book_obj
+
+    def earlier(self, stage: str) -> list[Any] | None:
+        """The items the earlier stage ``stage`` kept for this book (None when the recipe has no such stage)."""
+        if callable(self.records):
+            return self.records(stage)
+        return self.records.get(stage)
 
     @property
     def images(self) -> ImageStore:
@@ -78,13 +114,6 @@ class Context:
         item's lineage when the stage keeps it. The last note about an item wins."""
         self.notes[id(item)] = (rule, detail)
 
-    def expand(self, item: Any, parts: list[Any]) -> None:
-        """Say that ``item`` is kept as the several ``parts`` the stage returns instead of it (a figure as its
-        image-text pairs): the funnel counts ``item`` as kept once and the parts as the stage's output."""
-        if not parts:
-            raise ValueError(f"stage {self.stage!r}: an item kept as no parts is a drop; use ctx.drop")
-        self.expanded += len(parts) - 1
-
     def warn(self, message: str) -> None:
         self.warnings.append(message)
         log.warning("%s%s: %s", f"{self.book}: " if self.book else "", self.stage, message)
@@ -105,6 +134,9 @@ class Stage:
     Params: ClassVar[type[Params]] = Params
     #: bump when the stage's code changes its output, so old finished shards are recomputed
     version: ClassVar[str] = "1"
+    #: the record types it takes and gives (the recipe checks that neighbours fit); None: takes nothing
+    consumes: ClassVar[type[BaseModel] | None] = Figure
+    produces: ClassVar[type[BaseModel]] = Figure
 
     def __init__(self, params: Params | None = None) -> None:
         self.params = params if params is not None else self.Params()
@@ -125,8 +157,10 @@ class Stage:
 
 #: Stage name -> "module:Class". Imported lazily so a recipe only loads what it uses.
 STAGES: dict[str, str] = {
-    "extract": "mmretinal_builder.stages.extract:ExtractStage",
-    "panels": "mmretinal_builder.stages.pairs:PanelPairStage",  # PanelStage, then figures become pairs
+    "pages": "mmretinal_builder.stages.pages:PagesStage",
+    "pair": "mmretinal_builder.stages.pair:PairStage",
+    "crop": "mmretinal_builder.stages.crop:CropStage",
+    "panels": "mmretinal_builder.stages.pairs:PanelPairStage",  # PanelStage, then its figures become pairs
     "clean": "mmretinal_builder.stages.clean:CleanTextStage",
     "classify": "mmretinal_builder.stages.classify:ClassifyStage",
     "quality": "mmretinal_builder.stages.quality:QualityStage",
@@ -141,7 +175,18 @@ def stage_target(name: str) -> str:
     try:
         return STAGES[name]
     except KeyError:
+        if name in RENAMED:
+            raise KeyError(f"stage {name!r} no longer exists: {RENAMED[name]}") from None
         raise KeyError(f"unknown stage {name!r} (known: {', '.join(sorted(STAGES))})") from None
+
+
+#: Stages that no longer exist -> what a recipe writes instead (a clear error rather than "unknown stage").
+RENAMED: dict[str, str] = {
+    "extract": "the extract stage was split into three stages: write `- pages`, `- pair` and `- crop` in its place "
+               "(its OCR settings go to pages, the caption cues and pairing settings to pair, the render settings "
+               "to crop, and max_pages / page_timeout_s / max_image_pixels / max_memory_mb to the recipe's "
+               "top-level `limits:`)",
+}
 
 
 def load_stage_class(target: str) -> type[Stage]:

@@ -99,8 +99,8 @@ def print_funnel(data: dict, per_book: bool = False) -> None:
     for s in data.get("stages", []):
         dropped = ", ".join(f"{k}: {v}" for k, v in s["dropped"].items()) or "-"
         counters = ", ".join(f"{k}: {v}" for k, v in s.get("counters", {}).items() if not k.startswith("_")) or "-"
-        kept = f"{s['kept']} -> {s['out']} pairs" if "out" in s else str(s["kept"])
-        table.add_row(s["stage"], str(s["in"]), kept, escape(dropped), escape(counters))
+        n_in = f"{s['in']} (from {s['items_in']})" if "items_in" in s else str(s["in"])
+        table.add_row(s["stage"], n_in, str(s["kept"]), escape(dropped), escape(counters))
     console.print(table)
     books = data.get("books")
     if books:

@@ -18,12 +18,13 @@ if not console.is_terminal:  # piped or captured: keep the metrics table readabl
     console = Console(width=170)
 
 
-def build_extraction_run(pdfs: Path, out: Path, workers: int = 1, params: dict[str, Any] | None = None) -> Path:
-    """Run only the extract stage over ``pdfs`` (a file or folder) into ``out``; returns the run dir."""
+def build_extraction_run(pdfs: Path, out: Path, workers: int = 1) -> Path:
+    """Run only the extraction stages (pages, pair, crop) over ``pdfs`` (a file or folder) into ``out``; returns
+    the run dir."""
     from ..recipe import recipe_from_dict
     from ..runner import Runner
 
-    recipe = recipe_from_dict({"name": "eval-extraction", "stages": [{"extract": params or {}}]},
+    recipe = recipe_from_dict({"name": "eval-extraction", "stages": ["pages", "pair", "crop"]},
                               label="eval-extraction recipe")
     Runner(recipe, out, workers=workers, show_progress=False).build([pdfs])
     return out
@@ -145,7 +146,7 @@ def register(app: typer.Typer) -> None:
     def eval_extraction(
         gt: Path = typer.Option(..., "--gt", help="ground truth JSON (PALM gt format / samples' ground_truth.json)"),
         run: Path = typer.Option(None, "--run", help="a run directory holding figures.jsonl"),
-        pdfs: Path = typer.Option(None, "--pdfs", help="PDF file or folder: run the extract stage first"),
+        pdfs: Path = typer.Option(None, "--pdfs", help="PDF file or folder: run the extraction stages first"),
         out: Path = typer.Option(None, "--out", help="with --pdfs: run directory to build into (default: temp)"),
         workers: int = typer.Option(1, "--workers", "-j", min=1, help="with --pdfs: books in parallel"),
         iou_threshold: float = typer.Option(0.8, "--iou", min=0.0, max=1.0, help="box IoU for a match"),

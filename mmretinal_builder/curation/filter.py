@@ -13,7 +13,8 @@ Every stage after the panels stage (clean, classify, quality, dedup, review) is 
   which stage dropped it and why).
 
 A kept pair's rule and detail become this stage's step in its lineage (the runner stamps it). A verdict may
-replace a pair by several (``parts``: the review stage's new panel boxes); the funnel counts the pair once.
+replace a pair by several (``parts``: the review stage's new panel boxes); the funnel counts the pairs made
+there as received and kept (``ctx.considered``).
 
 Pairs are judged a figure at a time (:meth:`Filter.judge_figure`: the whole of a compound figure after its
 panels, so the figure-level decision can use the panels'), or all at once (:meth:`Filter.decide`: dedup).
@@ -25,9 +26,10 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import BaseModel
 
 from ..errors import BuilderError
 from ..schema import Figure, LineageStep, Pair
@@ -94,23 +96,28 @@ class Filter(Stage):
     """Base of the curation stages. Subclasses implement :meth:`judge` (one pair), or :meth:`judge_figure` (the
     pairs of one figure), or :meth:`decide` (all pairs at once)."""
 
+    consumes: ClassVar[type[BaseModel] | None] = Pair
+    produces: ClassVar[type[BaseModel]] = Pair
+
     def run(self, items: list[Any], ctx: Context) -> list[Any]:
         pairs = self._pairs(items)
         verdicts = self.decide(pairs, ctx)
         if len(verdicts) != len(pairs):
             raise BuilderError(f"stage {self.name!r} judged {len(verdicts)} of {len(pairs)} pairs")
         out: list[Pair] = []
+        formed = 0  # pairs made here besides those received (a verdict's parts)
         for pair, v in zip(pairs, verdicts, strict=True):
             if not v.keep:
                 ctx.drop(self._with_step(pair, v, ctx.stage), v.rule, v.text())
                 continue
             ctx.count(f"{'mark' if v.mark else 'keep'}:{v.rule}")
             parts = v.parts if v.parts is not None else [pair]
-            if v.parts is not None:
-                ctx.expand(pair, parts)
+            formed += len(parts) - 1
             for part in parts:
                 ctx.note(part, v.rule, **v.detail)
             out.extend(parts)
+        if formed:
+            ctx.considered = len(pairs) + formed  # the funnel counts the pairs made here as received and kept
         return out
 
     def decide(self, pairs: list[Pair], ctx: Context) -> list[Verdict]:

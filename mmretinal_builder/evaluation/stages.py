@@ -31,7 +31,7 @@ from typing import Any
 from .. import geometry
 from ..errors import BuilderError
 from ..io import iter_jsonl, read_json
-from ..schema import ITEM, MODALITIES, Figure, Pair, figures_of
+from ..schema import MODALITIES, Figure, Pair, figures_of
 from .extraction import _match, _retinal, norm_text
 
 RETINAL_MODALITIES = ("CFP", "FFA", "OCT")
@@ -58,13 +58,20 @@ def _book_key(name: str) -> str:
     return book_key(name)
 
 
+_FIGURE_KEYS = {"id", "book", "page", "bbox", "page_size"}
+
+
 def _read_items(path: Path) -> list[Figure | Pair] | None:
-    """The items of a shard, or None when they are not figures or pairs."""
+    """The items of a shard, or None when they are not figures or pairs (pages, say). A record that extends a
+    figure (a figure before its crop, with its crop plan) is read as the figure it is."""
     out: list[Figure | Pair] = []
     for obj in iter_jsonl(path):
-        if not isinstance(obj, dict) or not ({"role", "figure"} <= set(obj) or {"book", "page", "bbox"} <= set(obj)):
+        if isinstance(obj, dict) and {"role", "figure"} <= set(obj):
+            out.append(Pair.model_validate(obj))
+        elif isinstance(obj, dict) and set(obj) >= _FIGURE_KEYS:
+            out.append(Figure.model_validate({k: v for k, v in obj.items() if k in Figure.model_fields}))
+        else:
             return None
-        out.append(ITEM.validate_python(obj))
     return out
 
 

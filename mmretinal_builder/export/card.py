@@ -181,12 +181,13 @@ def _funnel_section(funnel: dict[str, Any] | None) -> list[str]:
     rows = []
     for s in funnel["stages"]:
         dropped = ", ".join(f"{k}: {v}" for k, v in s.get("dropped", {}).items()) or "-"
-        kept = f"{s['kept']} (as {s['out']} pairs)" if "out" in s else s["kept"]
-        rows.append([s["stage"], STAGE_DESCRIPTIONS.get(s["stage"], ""), s["in"], kept, dropped])
+        n_in = f"{s['in']} (formed from {s['items_in']})" if "items_in" in s else s["in"]
+        rows.append([s["stage"], STAGE_DESCRIPTIONS.get(s["stage"], ""), n_in, s["kept"], dropped])
     out = ["The pipeline ran these stages; each counts the items it received, kept and dropped (with a "
-           "reason per drop), from the run's `stats.json`. Up to the panels stage an item is a figure; the panels "
-           "stage turns each figure into its image-text pairs, which every later stage counts. Each row's "
-           "`lineage` column lists the rule every stage applied to it.", "",
+           "reason per drop), from the run's `stats.json`. A stage that forms items of another kind counts what it "
+           "formed from what it read: up to the panels stage an item is a figure, the panels stage turns each "
+           "figure into its image-text pairs, which every later stage counts. Each row's `lineage` column lists "
+           "the rule every stage applied to it.", "",
            _table(["stage", "what it does", "in", "kept", "dropped (reason: n)"], rows)]
     books = funnel.get("books")
     if books:

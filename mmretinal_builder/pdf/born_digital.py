@@ -3,110 +3,28 @@
 One text page per page gives the lines (``dict`` output, ligatures expanded by MuPDF); a second one,
 built only when the page uses images, gives every image placement with its clip and transform; vector
 paths come from ``get_cdrawings`` and are clustered here. Every box is moved into the visible frame
-(page rotation applied), the frame renders and ground truth use.
+(page rotation applied), the frame renders and ground truth use. Documents are opened by
+:class:`mmretinal_builder.book.Book` only; this module reads pages it is handed.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import pymupdf
 
-from ..errors import BookError
 from ..geometry import BBox
+from .limits import PDF_ERRORS  # re-exported: what MuPDF raises on damaged input
 from .page_model import DrawingCluster, ImagePlacement, PageModel, Span, TextLine
 
 TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
 IMAGE_FLAGS = pymupdf.TEXT_PRESERVE_IMAGES | pymupdf.TEXT_CLIP  # TEXT_CLIP: image boxes cut by clip paths
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|-bd\b|\.b$", re.IGNORECASE)
 _ITALIC_FONT = re.compile(r"italic|oblique|-it\b|-ital", re.IGNORECASE)
-#: What MuPDF raises on damaged input: PyMuPDF's RuntimeError/ValueError and the bindings' own errors.
-PDF_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
 #: Paths are joined into one cluster when their boxes come closer than this (points).
 CLUSTER_TOLERANCE = 3.0
-
-
-# ----------------------------------------------------------------------------- opening
-
-
-def open_book(path: Path, book: str, password: str | None = None) -> tuple[pymupdf.Document, list[str]]:
-    """Open a PDF for extraction; a book that cannot be read raises :class:`BookError` with the reason.
-
-    Returns the document and warnings (e.g. a damaged cross-reference table that MuPDF rebuilt).
-    """
-    warnings: list[str] = []
-    try:
-        size = Path(path).stat().st_size
-    except OSError as e:
-        raise BookError(book, f"cannot read file: {e.strerror or e}") from None
-    if size == 0:
-        raise BookError(book, "empty file (0 bytes)")
-    head = _head(path)
-    if b"%PDF" not in head:
-        kind = _sniff(head)
-        raise BookError(book, f"not a PDF: no %PDF header{f' (looks like {kind})' if kind else ''}")
-    try:
-        doc = pymupdf.open(str(path), filetype="pdf")
-    except pymupdf.FileDataError as e:
-        raise BookError(book, f"corrupt or not a PDF: MuPDF cannot open it ({e})") from None
-    except PDF_ERRORS as e:
-        raise BookError(book, f"corrupt or not a PDF: {e}") from None
-    if not doc.is_pdf:
-        doc.close()
-        raise BookError(book, "not a PDF: MuPDF reads it as another document type")
-    if doc.needs_pass:
-        if not password:
-            doc.close()
-            raise BookError(book, "encrypted: the PDF needs a password (set books.<file>.password in the recipe "
-                                  "or MMRETINAL_PDF_PASSWORD)")
-        if not doc.authenticate(password):
-            doc.close()
-            raise BookError(book, "encrypted: the password given in the recipe is wrong"
-                                  " (or in MMRETINAL_PDF_PASSWORD)")
-    tail = _tail(path)
-    repaired = bool(doc.is_repaired)
-    if b"%%EOF" not in tail and repaired:
-        doc.close()
-        raise BookError(book, f"truncated: the file ends at byte {size} without the %%EOF marker "
-                              "and its cross-reference table is missing")
-    try:
-        n_pages = doc.page_count
-    except PDF_ERRORS as e:
-        doc.close()
-        raise BookError(book, f"corrupt: the page tree cannot be read ({e})") from None
-    if n_pages == 0:
-        doc.close()
-        what = "damaged: no readable page (cross-reference table rebuilt)" if repaired else "the PDF has no pages"
-        raise BookError(book, what)
-    if repaired:
-        warnings.append("damaged cross-reference table, rebuilt by MuPDF: some objects may be missing")
-    return doc, warnings
-
-
-def _head(path: Path, n: int = 1024) -> bytes:
-    with Path(path).open("rb") as f:
-        return f.read(n)
-
-
-def _sniff(head: bytes) -> str | None:
-    """What a non-PDF file probably is (for the error message)."""
-    h = head.lstrip()[:16].lower()
-    for sig, kind in ((b"<!doctype html", "HTML"), (b"<html", "HTML"), (b"\x89png", "a PNG image"),
-                      (b"\xff\xd8\xff", "a JPEG image"), (b"pk\x03\x04", "a ZIP archive"), (b"<?xml", "XML")):
-        if h.startswith(sig):
-            return kind
-    return None
-
-
-def _tail(path: Path, n: int = 2048) -> bytes:
-    with Path(path).open("rb") as f:
-        f.seek(0, 2)
-        size = f.tell()
-        f.seek(max(0, size - n))
-        return f.read()
 
 
 # ----------------------------------------------------------------------------- page model
@@ -120,12 +38,26 @@ def build_page_model(page: pymupdf.Page, xref_digests: dict[int, bytes] | None =
                       rotation=int(page.rotation))
     tp = page.get_textpage(flags=TEXT_FLAGS)
     model.lines = _lines(tp.extractDICT(), rot)
-    del tp
     listed = page.get_images(full=True)
     if listed:
         model.images = _images(page, listed, rot, xref_digests if xref_digests is not None else {})
     model.drawings = cluster_paths(_paths(page, rot, model.size), CLUSTER_TOLERANCE)
+    if model.images or any(not d.rule_only for d in model.drawings):
+        # a page that can hold a figure keeps its words (panel letters printed as text), from the same text page
+        model.words = _words(tp.extractWORDS(), rot if page.rotation else None)
+    del tp
     return model
+
+
+def _words(words: list[tuple], rot: pymupdf.Matrix | None) -> list[Any]:
+    if rot is None:
+        return [(float(w[0]), float(w[1]), float(w[2]), float(w[3]), w[4], int(w[5]), int(w[6]), int(w[7]))
+                for w in words]
+    out = []
+    for w in words:
+        r = pymupdf.Rect(w[:4]) * rot
+        out.append((float(r.x0), float(r.y0), float(r.x1), float(r.y1), w[4], int(w[5]), int(w[6]), int(w[7])))
+    return out
 
 
 def _vis(box: Any, rot: pymupdf.Matrix) -> BBox:

@@ -15,6 +15,11 @@ The policies (see docs/reliability.md):
 * **pixels**: an image whose declared width x height exceeds the budget is never decoded (a few hundred
   bytes of Flate data can declare billions of pixels).
 * **pages**: a book with more pages than the budget is read up to the budget, with a warning.
+* **book time**: a book that runs longer than its budget stops reading pages and goes on with the pages it has,
+  with a warning (:meth:`mmretinal_builder.book.Book.over_budget`); a worker process that overruns the budget
+  by far (stuck inside a C library) is killed by the executor and the book reported.
+
+The budgets are the recipe's ``limits:`` section (:class:`Limits`); every stage reads them from the book.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pymupdf
+from pydantic import BaseModel, ConfigDict, Field
 
 #: Everything MuPDF raises for damaged input: PyMuPDF's own RuntimeError/ValueError and the errors of the
 #: MuPDF bindings (``FzErrorFormat``, ``FzErrorLimit`` ...), which do not derive from RuntimeError.
@@ -36,6 +42,19 @@ PDF_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, ValueError, pymupdf
 
 #: Environment variable with the password of encrypted books (the recipe's ``books.<file>.password`` wins).
 PASSWORD_ENV = "MMRETINAL_PDF_PASSWORD"
+
+
+class Limits(BaseModel):
+    """The recipe's ``limits:``: budgets that keep one hostile or huge book from stalling a build."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_pages: int = Field(5000, ge=1, description="pages read per book; longer books are cut, with a warning")
+    book_timeout_s: float = Field(3600.0, ge=0, description="time budget of one book: past it the book stops "
+                                  "reading pages and keeps what it has (warning); 0: no budget")
+    page_timeout_s: float = Field(300.0, ge=0, description="a page taking longer is skipped (warning); 0: no limit")
+    max_image_pixels: int = Field(150_000_000, ge=1_000_000,
+                                  description="images declaring more pixels are never decoded (warning)")
+    max_memory_mb: int = Field(0, ge=0, description="address space reading a book may add (Linux); 0: no limit")
 
 
 class PageTimeout(Exception):  # noqa: N818 - reads as what happened, like TimeoutError
@@ -135,7 +154,7 @@ def over_pixel_budget(width: int, height: int, max_pixels: int) -> bool:
 
 def pixel_budget_warning(page: int, width: int, height: int, max_pixels: int) -> str:
     return (f"page {page}: image of {width} x {height} px ({width * height / 1e6:.0f} MP) is over the pixel "
-            f"budget of {max_pixels / 1e6:.0f} MP (extract.max_image_pixels): not decoded, left out")
+            f"budget of {max_pixels / 1e6:.0f} MP (limits.max_image_pixels): not decoded, left out")
 
 
 def pages_to_read(page_count: int, max_pages: int | None) -> tuple[int, str | None]:
@@ -143,7 +162,7 @@ def pages_to_read(page_count: int, max_pages: int | None) -> tuple[int, str | No
     if max_pages is None or page_count <= max_pages:
         return page_count, None
     return max_pages, (f"the book has {page_count} pages; only the first {max_pages} were read "
-                       "(extract.max_pages)")
+                       "(limits.max_pages)")
 
 
 # ----------------------------------------------------------------------------- passwords

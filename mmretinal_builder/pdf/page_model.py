@@ -9,15 +9,19 @@ it. Boxes are in the visible page frame: PDF points, origin top-left, page rotat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from ..geometry import BBox
 from ..schema import TextLayer
 
-__all__ = ["DrawingCluster", "ImagePlacement", "PageModel", "Span", "TextLayer", "TextLine", "Transform"]
+__all__ = ["DrawingCluster", "ImagePlacement", "PageModel", "Span", "TextLayer", "TextLine", "Transform", "Word",
+           "page_from_dict", "page_to_dict"]
 #: Affine matrix (a, b, c, d, e, f) mapping the image's unit square to the page (PyMuPDF convention:
 #: image column u and row v in [0, 1], page point = (a*u + c*v + e, b*u + d*v + f), v = 0 is the top row).
 Transform = tuple[float, float, float, float, float, float]
+#: A word of the text layer as PyMuPDF's ``words`` output gives it, in the visible frame:
+#: (x0, y0, x1, y1, text, block number, line number, word number).
+Word = tuple[float, float, float, float, str, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,49 @@ class PageModel:
     text_layer: TextLayer = "ok"
     rotation: int = 0  # the page's /Rotate, already applied to every box above
     scan_image: int | None = None  # index into images of a page-covering scan, if any
+    #: the text layer's words, kept only on pages that can hold a figure (images or figure-like drawings): the
+    #: panels stage reads panel letters printed as PDF text from them without opening the PDF again
+    words: list[Word] = field(default_factory=list)
 
     @property
     def area(self) -> float:
         return self.size[0] * self.size[1]
+
+
+# ----------------------------------------------------------------------------- persistence
+# The ``pages`` stage writes page models into its shard and later stages read them back. Written out by hand:
+# ``dataclasses.asdict`` and a generic validator cost more than reading the page did.
+
+
+def page_to_dict(m: PageModel) -> dict[str, Any]:
+    """A JSON-able form of ``m`` (tuples become lists; :func:`page_from_dict` turns them back)."""
+    return {
+        "number": m.number, "size": list(m.size), "text_layer": m.text_layer, "rotation": m.rotation,
+        "scan_image": m.scan_image,
+        "lines": [{"text": ln.text, "bbox": list(ln.bbox), "block_id": ln.block_id, "source": ln.source,
+                   "baseline": ln.baseline, "horizontal": ln.horizontal, "direction": list(ln.direction),
+                   "spans": [[s.text, list(s.bbox), s.font, s.size, s.bold, s.italic] for s in ln.spans]}
+                  for ln in m.lines],
+        "images": [{"xref": im.xref, "bbox": list(im.bbox), "transform": list(im.transform), "width_px": im.width_px,
+                    "height_px": im.height_px, "clip": list(im.clip) if im.clip is not None else None,
+                    "has_mask": im.has_mask, "decoration": im.decoration} for im in m.images],
+        "drawings": [[list(d.bbox), d.n_paths, d.n_curves, d.n_fills, d.n_diagonals, d.rule_only, d.decoration]
+                     for d in m.drawings],
+        "words": [list(w) for w in m.words],
+    }
+
+
+def page_from_dict(d: dict[str, Any]) -> PageModel:
+    """The :class:`PageModel` written by :func:`page_to_dict`."""
+    lines = [TextLine(text=ln["text"], bbox=tuple(ln["bbox"]), block_id=ln["block_id"], source=ln["source"],
+                      baseline=ln["baseline"], horizontal=ln["horizontal"], direction=tuple(ln["direction"]),
+                      spans=[Span(s[0], tuple(s[1]), s[2], s[3], s[4], s[5]) for s in ln["spans"]])
+             for ln in d["lines"]]
+    images = [ImagePlacement(xref=im["xref"], bbox=tuple(im["bbox"]), transform=tuple(im["transform"]),
+                             width_px=im["width_px"], height_px=im["height_px"],
+                             clip=tuple(im["clip"]) if im["clip"] is not None else None, has_mask=im["has_mask"],
+                             decoration=im["decoration"]) for im in d["images"]]
+    drawings = [DrawingCluster(tuple(x[0]), x[1], x[2], x[3], x[4], x[5], x[6]) for x in d["drawings"]]
+    return PageModel(number=d["number"], size=tuple(d["size"]), lines=lines, images=images, drawings=drawings,
+                     text_layer=d["text_layer"], rotation=d["rotation"], scan_image=d["scan_image"],
+                     words=[tuple(w) for w in d.get("words", [])])

@@ -165,12 +165,17 @@ def truncated(seed: int) -> bytes:
     return data[: len(data) * 2 // 5]
 
 
-def encrypted(seed: int, password: str = PASSWORD) -> bytes:
-    doc = pymupdf.open("pdf", text_pdf([PROSE]))
-    data = doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw=password, owner_pw=password + "-owner",
-                       no_new_id=True)
+def encrypt(data: bytes, password: str = PASSWORD) -> bytes:
+    """``data`` (a PDF) encrypted with AES-256: opening it needs ``password`` (the owner's is another)."""
+    doc = pymupdf.open("pdf", data)
+    out = doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw=password, owner_pw=password + "-owner",
+                      no_new_id=True)
     doc.close()
-    return data
+    return out
+
+
+def encrypted(seed: int, password: str = PASSWORD) -> bytes:
+    return encrypt(text_pdf([PROSE]), password)
 
 
 def broken_pages() -> bytes:

@@ -4,8 +4,8 @@ item is a :class:`~mmretinal_builder.schema.Pair`.
 
 A figure without panels is one pair (``figure``); a figure with panels gives the figure-level pair
 (``compound``: the whole figure with its full caption; ``compound_pairs: false`` leaves it out) and one pair
-per panel (``panel``, with its sub-caption). The funnel counts each figure once as kept (``ctx.expand``) and
-the stage's ``out`` as its pairs. Each pair's first own lineage step says which kind of pair it is, with its
+per panel (``panel``, with its sub-caption). The stage forms items of another kind, so the funnel counts the
+pairs it formed (``ctx.considered``; the figures it read are the stage's ``items_in``). Each pair's first own lineage step says which kind of pair it is, with its
 box, panel name and caption as the panels stage gave it (the "before" of the clean stage's text).
 
 The splitting stays in :mod:`.panels` (its input side and its tests are unaware of pairs); this subclass is
@@ -33,6 +33,7 @@ class PanelPairStage(PanelStage):
 
     Params: ClassVar[type[PanelPairParams]] = PanelPairParams  # type: ignore[assignment]
     version: ClassVar[str] = f"{PanelStage.version}+pairs1"
+    produces = Pair
 
     params: PanelPairParams
 
@@ -45,7 +46,6 @@ def figures_to_pairs(figures: list[Figure], ctx: Context, compound: bool = True)
     out: list[Pair] = []
     for fig in figures:
         pairs = pairs_of(fig, compound)
-        ctx.expand(fig, pairs)
         # a note the splitting made about the figure carries over to its pairs
         split_rule, split_detail = ctx.notes.pop(id(fig), (None, {}))
         for p in pairs:
@@ -58,4 +58,5 @@ def figures_to_pairs(figures: list[Figure], ctx: Context, compound: bool = True)
                 detail.update(split_rule=split_rule, **split_detail)
             ctx.note(p, p.role, **detail)
         out.extend(pairs)
+    ctx.considered = len(out)  # the funnel counts the pairs formed here (and the figures read as items_in)
     return out

@@ -7,6 +7,9 @@ near the panels, else OCR of letters burned into the raster; sub-captions from
 picture keeps ``panels == []``. Nothing is dropped: a figure whose image cannot be read is kept as it
 is and counted. Sub-captions no panel takes, and panels no sub-caption names, are reported.
 
+The stage never opens the PDF: PDF-text letters and image placements come from the pages the ``pages`` stage
+read (``ctx.earlier("pages")``); without that stage, letters are read by OCR only.
+
 The figure image is taken to cover ``Figure.bbox``; when its aspect ratio says otherwise (an embedded
 raster whose figure box also holds PDF-text letters below it) the image placement on the page with the
 matching aspect ratio is used to map pixels to page points.
@@ -21,7 +24,6 @@ from typing import Any, ClassVar
 
 import cv2
 import numpy as np
-import pymupdf
 from pydantic import Field
 
 from .. import geometry
@@ -39,6 +41,7 @@ from ..panels.labels import (
 )
 from ..panels.split import PxBox, SplitParams, reading_order, split_raster
 from ..panels.subcaptions import split_subcaptions
+from ..pdf.records import PageIndex, PageView
 from ..schema import Figure, Panel
 from ..stage import Context, Params, Stage
 
@@ -91,37 +94,20 @@ class PanelStage(Stage):
 
     params: PanelParams
 
-    def __init__(self, params: PanelParams | None = None) -> None:
-        super().__init__(params)
-        self._word_cache: dict[int, list[tuple[Any, ...]]] = {}
-
     def run(self, items: list[Figure], ctx: Context) -> list[Figure]:
-        doc = self._open(ctx)
-        self._word_cache = {}
-        try:
-            out = []
-            for n, fig in enumerate(items, 1):
-                out.append(self.process(fig, ctx, doc))
-                if ctx.progress is not None:
-                    ctx.progress(n, len(items))
-            return out
-        finally:
-            if doc is not None:
-                doc.close()
-
-    def _open(self, ctx: Context) -> Any:
-        if ctx.book_path is None or not Path(ctx.book_path).is_file():
-            return None
-        try:
-            return pymupdf.open(str(ctx.book_path))
-        except (RuntimeError, ValueError) as e:  # the extract stage already reported a broken book
-            ctx.warn(f"cannot reopen {ctx.book} for panel letters: {e}")
-            return None
+        pages = PageIndex(ctx.earlier("pages"))
+        out = []
+        for n, fig in enumerate(items, 1):
+            out.append(self.process(fig, ctx, pages.get(fig.page)))
+            if ctx.progress is not None:
+                ctx.progress(n, len(items))
+        return out
 
     # ------------------------------------------------------------------------------------------ per figure
 
-    def process(self, fig: Figure, ctx: Context, doc: Any = None) -> Figure:
-        """``fig`` with ``panels`` filled (or left empty when it is one picture)."""
+    def process(self, fig: Figure, ctx: Context, page: PageView | None = None) -> Figure:
+        """``fig`` with ``panels`` filled (or left empty when it is one picture); ``page``: what the ``pages``
+        stage read of the figure's page (its words and image placements), when the recipe has that stage."""
         if fig.image is None:
             ctx.count("panels:no-image")
             return fig
@@ -131,7 +117,6 @@ class PanelStage(Stage):
             ctx.warn(f"{path}: figure image missing or unreadable; panels not split")
             ctx.count("panels:unreadable-image")
             return fig
-        page = doc[fig.page - 1] if doc is not None and 1 <= fig.page <= doc.page_count else None
         frame = self._frame(fig, img, page)
         boxes, strips = self._panel_boxes(fig, img, frame)
         if len(boxes) < 2:
@@ -166,18 +151,7 @@ class PanelStage(Stage):
                                 image_size=[x1 - x0, y1 - y0], caption=pt.caption, caption_spans=pt.spans))
         return fig.model_copy(update={"panels": panels})
 
-    def _words(self, page: Any) -> list[tuple[Any, ...]]:
-        """The page's words with boxes in the visible (rotated) frame, cached per page."""
-        if page.number not in self._word_cache:
-            rot = page.rotation_matrix
-            words = []
-            for w in page.get_text("words"):
-                box = tuple(pymupdf.Rect(w[:4]) * rot) if page.rotation else tuple(w[:4])
-                words.append((*box, *w[4:]))
-            self._word_cache[page.number] = words
-        return self._word_cache[page.number]
-
-    def _frame(self, fig: Figure, img: np.ndarray, page: Any) -> tuple[float, float, float, float]:
+    def _frame(self, fig: Figure, img: np.ndarray, page: PageView | None) -> tuple[float, float, float, float]:
         """The page box the figure image covers (see the module docstring)."""
         bbox = geometry.as_bbox(fig.bbox)
         h, w = img.shape[:2]
@@ -185,9 +159,7 @@ class PanelStage(Stage):
         if page is None or abs(_aspect(bbox) - want) <= 0.02 * want:
             return bbox
         best = None
-        for info in page.get_image_info():
-            r = pymupdf.Rect(info["bbox"])
-            b = geometry.as_bbox(tuple(r * page.rotation_matrix) if page.rotation else tuple(r))
+        for b in page.image_boxes:
             if geometry.intersection(b, bbox) < 0.9 * geometry.area(b):
                 continue
             err = abs(_aspect(b) - want) / want
@@ -242,7 +214,7 @@ class PanelStage(Stage):
             strips.extend(res.strips)
         return boxes, strips
 
-    def _labels(self, fig: Figure, img: np.ndarray, page: Any, boxes: list[PxBox], page_boxes: list[list[float]],
+    def _labels(self, fig: Figure, img: np.ndarray, page: PageView | None, boxes: list[PxBox], page_boxes: list[list[float]],
                 strips: list[PxBox], ctx: Context, allowed: str) -> tuple[list[str | None], list[str | None]]:
         """Panel labels and their source: PDF text first, then OCR of strips, then of panel corners.
 
@@ -254,7 +226,7 @@ class PanelStage(Stage):
             b = fig.bbox
             region = (b[0] - m, b[1] - m, b[2] + m, b[3] + m)
             exclude = fig.caption_bbox if fig.caption_bbox and (fig.caption_page in (None, fig.page)) else None
-            tokens = pdf_label_tokens(self._words(page), region, exclude)
+            tokens = pdf_label_tokens(page.words, region, exclude)
             found = assign_labels(page_boxes, tokens)
             if plausible_sequence([t.label if t else None for t in found]):
                 return [t.label if t else None for t in found], ["pdf-text" if t else None for t in found]

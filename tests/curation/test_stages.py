@@ -179,11 +179,11 @@ def _all_steps(p: dict) -> list[str]:
 
 @pytest.mark.slow
 def test_curation_stages_in_a_run(tmp_path: Path) -> None:
-    recipe = recipe_from_dict({"stages": ["extract", "panels", "clean", "classify", "quality", "dedup"]})
+    recipe = recipe_from_dict({"stages": ["pages", "pair", "crop", "panels", "clean", "classify", "quality", "dedup"]})
     res = Runner(recipe, tmp_path / "run", show_progress=False).build([BUNDLE / "sample_zh.pdf"])
     assert not res.failed
     stats = {s["stage"]: s for s in res.stats["stages"]}
-    assert stats["panels"]["out"] == stats["clean"]["in"] > stats["panels"]["kept"]  # figures became pairs
+    assert stats["panels"]["kept"] == stats["clean"]["in"] > stats["panels"]["items_in"]  # figures became pairs
     for name in ("panels", "clean", "classify", "quality", "dedup"):
         s = stats[name]
         assert s["in"] == s["kept"] + sum(s["dropped"].values()), s
@@ -199,13 +199,13 @@ def test_curation_stages_in_a_run(tmp_path: Path) -> None:
         assert p["retinal"] is True and p["modality"] in MODALITIES[:3]
         assert p["text"]["zh"] and p["phash"] and p["caption"]
         assert p["figure"]["label"] not in negatives
-        assert _all_steps(p) == ["extract", "panels", "clean", "classify", "quality", "dedup"]
+        assert _all_steps(p) == ["pages", "pair", "crop", "panels", "clean", "classify", "quality", "dedup"]
     assert not any("modality" in f or "text" in f for f in figs)  # decisions live on the pairs only
     rejects = [json.loads(line) for line in (tmp_path / "run" / "rejects.jsonl").read_text().splitlines()]
     dropped = next(r for r in rejects if r["stage"] == "classify")
     assert _all_steps(dropped["item"])[-1] == "classify" and dropped["item"]["lineage"][-1]["rule"] == dropped["reason"]
     # the trace command tells both stories from the run's files
     res = CliRunner().invoke(app, ["trace", str(tmp_path / "run"), pairs[0]["id"]])
-    assert res.exit_code == 0 and all(f"│ {st}" in res.output for st in ("extract", "clean", "classify", "dedup"))
+    assert res.exit_code == 0 and all(f"│ {st}" in res.output for st in ("crop", "clean", "classify", "dedup"))
     res = CliRunner().invoke(app, ["trace", str(tmp_path / "run"), dropped["item"]["id"]])
     assert res.exit_code == 0 and f"dropped by classify: {dropped['reason']}" in res.output

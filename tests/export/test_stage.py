@@ -48,7 +48,7 @@ def test_build_ends_with_an_export(tmp_path: Path) -> None:
     run = _build(tmp_path, "run")
     ds = run / "dataset"
     figures = [json.loads(line) for line in (run / "figures.jsonl").read_text().splitlines()]
-    assert len(figures) == 6  # export returns its input unchanged
+    assert len(figures) == 6  # the figures of the exported pairs
     rows = sum(pq.read_metadata(p).num_rows for p in (ds / "data").glob("*.parquet"))
     assert rows == 10  # 2 books x (2 single figures + a figure with 2 panels: its whole and each panel)
     pairs = [json.loads(line) for line in (run / "pairs.jsonl").read_text().splitlines()]
@@ -62,7 +62,8 @@ def test_build_ends_with_an_export(tmp_path: Path) -> None:
     assert (ds / "mm_retinal.csv").read_text().count("\n") == 11
     stats = json.loads((run / "stats.json").read_text())
     export = next(s for s in stats["stages"] if s["stage"] == "export")
-    assert export["in"] == export["kept"] == 6 and export["counters"]["pairs"] == 10
+    # no panels stage: the export wrote the 6 figures as their 10 pairs (and counts what it formed)
+    assert export["items_in"] == 6 and export["in"] == export["kept"] == export["counters"]["pairs"] == 10
 
 
 def test_rebuilds_give_identical_parquet(tmp_path: Path) -> None:

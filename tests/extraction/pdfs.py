@@ -9,9 +9,12 @@ import numpy as np
 import pymupdf
 from PIL import Image
 
+from mmretinal_builder.jobs import run_stages
 from mmretinal_builder.schema import Figure
-from mmretinal_builder.stage import Context
-from mmretinal_builder.stages.extract import ExtractParams, ExtractStage
+from mmretinal_builder.stage import Context, Stage
+from mmretinal_builder.stages.crop import CropStage
+from mmretinal_builder.stages.pages import PagesStage
+from mmretinal_builder.stages.pair import PairStage
 
 A4 = (595.0, 842.0)
 BODY = ("The retina is examined with indirect ophthalmoscopy and the findings are recorded in the chart of "
@@ -97,10 +100,21 @@ def save(doc: pymupdf.Document, path: Path) -> Path:
     return path
 
 
+def extraction_stages(**params: object) -> list[Stage]:
+    """The extraction stages (pages, pair, crop), each with the parameters in ``params`` that are its own."""
+    out = []
+    for cls in (PagesStage, PairStage, CropStage):
+        own = {k: v for k, v in params.items() if k in cls.Params.model_fields}
+        out.append(cls(cls.Params(**own)))
+    unknown = set(params) - {k for cls in (PagesStage, PairStage, CropStage) for k in cls.Params.model_fields}
+    assert not unknown, f"no extraction stage takes {sorted(unknown)}"
+    return out
+
+
 def extract(pdf: Path, run_dir: Path, **params: object) -> tuple[list[Figure], Context]:
-    ctx = Context(run_dir=run_dir, stage="extract", book=pdf.name, book_path=pdf)
-    figures = ExtractStage(ExtractParams(**params)).run([], ctx)
-    return figures, ctx
+    """Figures of ``pdf`` through pages -> pair -> crop, in this process; the context holds every stage's counters,
+    drops and warnings."""
+    return run_stages(extraction_stages(**params), run_dir=run_dir, book_path=pdf)
 
 
 def reports(ctx: Context, reason: str) -> list[dict]:

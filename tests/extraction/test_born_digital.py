@@ -6,9 +6,10 @@ from __future__ import annotations
 import pymupdf
 import pytest
 
+from mmretinal_builder.book import Book
 from mmretinal_builder.errors import BookError
 from mmretinal_builder.geometry import iou
-from mmretinal_builder.pdf.born_digital import build_page_model, cluster_paths, open_book
+from mmretinal_builder.pdf.born_digital import build_page_model, cluster_paths
 from mmretinal_builder.pdf.crops import native_image
 from mmretinal_builder.pdf.page_model import PageModel, Span, TextLine
 from mmretinal_builder.pdf.text_layer import classify_text_layer
@@ -29,7 +30,13 @@ def good_pdf(path):
     return save(doc, path)
 
 
-# ----------------------------------------------------------------------------- bad files
+# ----------------------------------------------------------------------------- bad files (through the book's door)
+
+
+def open_book(path, name, password=None):
+    book = Book(path, name, password=password)
+    return book.doc, book.open_warnings()
+
 
 
 def test_open_good_book(tmp_path):

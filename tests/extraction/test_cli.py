@@ -30,7 +30,7 @@ def good_book(path: Path) -> Path:
 @pytest.fixture()
 def extract_recipe(tmp_path):
     p = tmp_path / "extract.yaml"
-    p.write_text("name: extract-only\nstages:\n  - extract\n", encoding="utf-8")
+    p.write_text("name: extract-only\nstages:\n  - pages\n  - pair\n  - crop\n", encoding="utf-8")
     return p
 
 
@@ -49,7 +49,7 @@ def test_bad_books_fail_alone(tmp_path, extract_recipe):
     assert res.exit_code == 0, res.output
     errors = {e["book"]: e for e in map(json.loads, (run / "errors.jsonl").read_text().splitlines())}
     assert set(errors) == {"locked.pdf", "truncated.pdf", "corrupt.pdf"}
-    assert all(e["stage"] == "extract" for e in errors.values())
+    assert all(e["stage"] == "pages" for e in errors.values())  # the first stage opens the book
     assert "encrypted" in errors["locked.pdf"]["error"]
     assert "truncated" in errors["truncated.pdf"]["error"]
     assert "corrupt or not a PDF" in errors["corrupt.pdf"]["error"]

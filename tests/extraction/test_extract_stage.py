@@ -1,4 +1,5 @@
-"""The extract stage end to end on small synthetic books: what becomes a figure, with which image."""
+"""The extraction stages (pages -> pair -> crop) end to end on small synthetic books: what becomes a figure, with
+which image."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from PIL import Image
 
 from mmretinal_builder.geometry import iou
 from mmretinal_builder.stage import Context
-from mmretinal_builder.stages.extract import ExtractStage
+from mmretinal_builder.stages.crop import CropStage
+from mmretinal_builder.stages.pages import PagesStage
+from mmretinal_builder.stages.pair import PairStage
 
 from .pdfs import A4, BODY, body, caption, extract, picture, reports, save, vector_chart
 
@@ -136,8 +139,24 @@ def test_unpaired_things_are_reported_not_guessed(tmp_path):
     (lonely_fig,) = reports(ctx, "figure-without-caption")
     (lonely_cap,) = reports(ctx, "caption-without-figure")
     assert lonely_fig["item"]["page"] == 1 and iou(lonely_fig["item"]["bbox"], (100, 100, 300, 250)) > 0.99
-    assert lonely_cap["item"]["label"] == "Figure 7" and lonely_cap["kind"] == "report"
-    assert ctx.counters["unpaired:figure-without-caption"] == 1
+    assert lonely_cap["item"]["label"] == "Figure 7" and lonely_cap["stage"] == "pair"
+    # real drops of the pair stage, with their reasons: the funnel adds up (in = kept + dropped)
+    assert ctx.dropped == {"figure-without-caption": 1, "caption-without-figure": 1}
+
+
+def test_a_graphic_claimed_by_a_table_caption_is_a_dropped_table(tmp_path):
+    doc = pymupdf.open()
+    page = new_page(doc)
+    y = caption(page, 100, 90, "Table 2.", "Visual acuity by treatment group, printed as a picture.")
+    page.insert_image(pymupdf.Rect(100, y + 10, 400, y + 160), stream=picture(300, 150))
+    page.insert_image(pymupdf.Rect(100, 420, 400, 620), stream=picture(300, 200))
+    caption(page, 100, 640, "Figure 8.", "Colour fundus photograph of a macular hole.")
+    pdf = save(doc, tmp_path / "table_picture.pdf")
+    figs, ctx = extract(pdf, tmp_path / "run")
+    assert [f.label for f in figs] == ["Figure 8"]
+    (table,) = reports(ctx, "table")
+    assert table["item"]["label"] == "Table 2" and iou(table["item"]["bbox"], (100, y + 10, 400, y + 160)) > 0.99
+    assert ctx.dropped == {"table": 1} and ctx.counters["tables"] == 1
 
 
 def test_caption_beside_a_figure_in_a_two_column_page(tmp_path):
@@ -182,12 +201,16 @@ def test_reruns_are_identical(tmp_path):
     assert (tmp_path / "run1" / a[0].image).read_bytes() == (tmp_path / "run2" / b[0].image).read_bytes()
 
 
-def test_stage_refuses_items_from_an_earlier_stage(tmp_path):
+def test_stages_refuse_items_of_the_wrong_kind(tmp_path):
     from mmretinal_builder.errors import BuilderError
 
-    ctx = Context(run_dir=tmp_path, stage="extract", book="x.pdf", book_path=tmp_path / "x.pdf")
+    ctx = Context(run_dir=tmp_path, stage="pages", book="x.pdf", book_path=tmp_path / "x.pdf")
     with pytest.raises(BuilderError, match="must come first"):
-        ExtractStage().run([object()], ctx)  # type: ignore[list-item]
+        PagesStage().run([object()], ctx)  # type: ignore[list-item]
+    with pytest.raises(BuilderError, match="put `- pages` before `- pair`"):
+        PairStage().run([object()], ctx)  # type: ignore[list-item]
+    with pytest.raises(BuilderError, match="put `- pair` before `- crop`"):
+        CropStage().run([object()], ctx)  # type: ignore[list-item]
 
 
 def test_caption_above_panels_does_not_swallow_their_labels(tmp_path):

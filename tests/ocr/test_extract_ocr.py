@@ -1,4 +1,5 @@
-"""The extract stage on pages without a usable text layer: scanned pages and a broken ToUnicode map."""
+"""The extraction stages on pages without a usable text layer: scanned pages (open and encrypted) and a broken
+ToUnicode map."""
 
 from __future__ import annotations
 
@@ -10,9 +11,15 @@ import pymupdf
 import pytest
 
 from mmretinal_builder.evaluation.extraction import cer, evaluate
+from mmretinal_builder.jobs import run_stages
+from mmretinal_builder.recipe import recipe_from_dict
+from mmretinal_builder.runner import Runner
+from mmretinal_builder.samples import hostile
 from mmretinal_builder.samples.corrupt import break_text
 from mmretinal_builder.stage import Context
-from mmretinal_builder.stages.extract import ExtractStage
+from mmretinal_builder.stages.crop import CropStage
+from mmretinal_builder.stages.pages import PagesParams, PagesStage
+from mmretinal_builder.stages.pair import PairStage
 
 SAMPLES = Path(__file__).resolve().parents[2] / "mmretinal_builder" / "sample_books"
 
@@ -35,10 +42,9 @@ def _subset(name: str, n_pages: int, out: Path, broken: bool = False) -> tuple[P
     return path, {**gt, "id": path.name, "figures": figs, "tables": tables}
 
 
-def _run(path: Path, tmp: Path) -> tuple[list, Context]:
-    ctx = Context(run_dir=tmp / "run", stage="extract", book=path.name, book_path=path)
-    stage = ExtractStage(ExtractStage.Params(ocr_workers=1))
-    return stage.run([], ctx), ctx
+def _run(path: Path, tmp: Path, ocr_workers: int = 1) -> tuple[list, Context]:
+    stages = [PagesStage(PagesParams(ocr_workers=ocr_workers)), PairStage(), CropStage()]
+    return run_stages(stages, run_dir=tmp / "run", book_path=path)
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +73,29 @@ def test_scanned_pages_give_figures_and_captions(scanned: tuple[Path, dict, list
 def test_ocr_workers_in_parallel(scanned: tuple[Path, dict, list, Context], tmp_path: Path) -> None:
     """A process pool over the pages gives the same records as one process."""
     path, _, serial, _ = scanned
-    ctx = Context(run_dir=tmp_path / "run", stage="extract", book=path.name, book_path=path)
-    pooled = ExtractStage(ExtractStage.Params(ocr_workers=2)).run([], ctx)
+    pooled, _ = _run(path, tmp_path, ocr_workers=2)
     assert [f.to_json() for f in pooled] == [f.to_json() for f in serial]
+
+
+def test_an_encrypted_scanned_book_builds_like_the_open_one(scanned: tuple[Path, dict, list, Context],
+                                                              tmp_path: Path) -> None:
+    """The same scanned pages, once open and once encrypted with the password in the recipe, built with two
+    processes (one book: OCR uses both, each reopening the book through its door) give the same figures."""
+    path, _, serial, _ = scanned
+    locked = tmp_path / "locked" / path.name  # same file name: same figure ids
+    locked.parent.mkdir()
+    locked.write_bytes(hostile.encrypt(path.read_bytes()))
+    recipe = recipe_from_dict({"stages": [{"pages": {"ocr_workers": 2}}, "pair", "crop"],
+                               "books": {path.name: {"password": hostile.PASSWORD}}})
+    runs = {}
+    for name, pdf in (("open", path), ("locked", locked)):
+        res = Runner(recipe, tmp_path / name, workers=2, show_progress=False).build([pdf])
+        assert not res.failed and res.figures == len(serial) >= 2, (name, res.failed, res.figures)
+        runs[name] = [json.loads(line) for line in (tmp_path / name / "figures.jsonl").read_text().splitlines()]
+        assert "OCR failed" not in (tmp_path / name / "errors.jsonl").read_text()
+    for rec in (*runs["open"], *runs["locked"]):
+        assert rec["provenance"].pop("book_sha256")  # the only difference: the files differ
+    assert runs["locked"] == runs["open"]
 
 
 def test_broken_text_layer_is_read_by_ocr(tmp_path: Path) -> None:

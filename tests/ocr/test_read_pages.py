@@ -9,6 +9,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+from mmretinal_builder.book import Book
 from mmretinal_builder.evaluation.extraction import cer
 from mmretinal_builder.geometry import iou
 from mmretinal_builder.pdf.born_digital import build_page_model
@@ -69,11 +70,29 @@ def test_pool_gives_the_same_pages(scanned: tuple[Path, list]) -> None:
     path, _ = scanned
     cfg = OcrConfig(lang="eng")
     jobs = [(0, True), (1, False)]
-    serial = list(read_pages(path, jobs, cfg, workers=1))
-    pooled = list(read_pages(path, jobs, cfg, workers=2))
+    with Book(path) as book:
+        serial = list(read_pages(book, jobs, cfg, workers=1))
+        pooled = list(read_pages(book, jobs, cfg, workers=2))
     assert [p.number for p in pooled] == [1, 2]
     assert [[ln.text for ln in p.lines] for p in pooled] == [[ln.text for ln in p.lines] for p in serial]
     assert pooled[0].regions == serial[0].regions and pooled[1].regions == []
+
+
+def test_pool_workers_open_an_encrypted_book_with_its_password(scanned: tuple[Path, list], tmp_path: Path) -> None:
+    """The OCR processes reopen the book through its door, password included (a reopen by path alone read
+    nothing: every page "OCR failed (document closed or encrypted)")."""
+    path, _ = scanned
+    locked = tmp_path / "locked.pdf"
+    with pymupdf.open(path) as doc:
+        doc.save(locked, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="pw", owner_pw="owner")
+    cfg = OcrConfig(lang="eng")
+    jobs = [(0, True), (1, False)]
+    with Book(path) as book:
+        plain = list(read_pages(book, jobs, cfg, workers=1))
+    with Book(locked, password="pw") as book:
+        pooled = list(read_pages(book, jobs, cfg, workers=2))
+    assert [p.error for p in pooled] == [None, None]
+    assert [[ln.text for ln in p.lines] for p in pooled] == [[ln.text for ln in p.lines] for p in plain]
 
 
 def test_broken_text_layer_is_detected_and_read(tmp_path: Path) -> None:
@@ -90,7 +109,8 @@ def test_broken_text_layer_is_detected_and_read(tmp_path: Path) -> None:
     assert model.text_layer == "broken"
     garbage = [ln.text for ln in model.lines]
     images = list(model.images)
-    (result,) = ocr_models(path, [model], OcrConfig())
+    with Book(path) as book:
+        (result,) = ocr_models(book, [model], [1], OcrConfig())
     assert result.number == 1 and result.error is None
     assert model.text_layer == "broken"  # the verdict stays, for provenance
     assert model.images == images  # a born-digital page keeps its own images: no regions added

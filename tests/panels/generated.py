@@ -13,8 +13,10 @@ import pymupdf
 from mmretinal_builder.evaluation.panels import evaluate_panels
 from mmretinal_builder.geometry import area, from_fractions, intersection, rounded
 from mmretinal_builder.io import ImageStore, write_jsonl
+from mmretinal_builder.jobs import run_stages
 from mmretinal_builder.schema import Figure, Provenance, figure_id
 from mmretinal_builder.stage import Context
+from mmretinal_builder.stages.pages import PagesParams, PagesStage
 from mmretinal_builder.stages.panels import PanelStage
 
 
@@ -56,7 +58,8 @@ def score_generated(sample_dir: Path, run_dir: Path) -> dict[str, Any]:
     figures: list[Figure] = []
     for d in docs:
         pdf = sample_dir / d["id"]
-        ctx = Context(run_dir=run_dir, stage="panels", book=pdf.name, book_path=pdf)
+        pages, _ = run_stages([PagesStage(PagesParams(ocr=False))], run_dir=run_dir, book_path=pdf)
+        ctx = Context(run_dir=run_dir, stage="panels", book=pdf.name, book_path=pdf, records={"pages": pages})
         figures += PanelStage().run(figures_from_ground_truth(pdf, d, run_dir), ctx)
     write_jsonl(run_dir / "figures.jsonl", figures)
     return evaluate_panels(gt_path, run_dir)

@@ -14,8 +14,10 @@ from pydantic import ValidationError
 
 from mmretinal_builder.geometry import from_fractions, rounded
 from mmretinal_builder.io import ImageStore
+from mmretinal_builder.jobs import run_stages
 from mmretinal_builder.schema import Figure, Provenance, figure_id
 from mmretinal_builder.stage import Context, stage_class
+from mmretinal_builder.stages.pages import PagesParams, PagesStage
 from mmretinal_builder.stages.panels import PanelParams, PanelStage
 
 from .synth import compose, fundus
@@ -59,7 +61,11 @@ def palm_figures(run_dir: Path, native: bool) -> list[Figure]:
 
 
 def _ctx(run_dir: Path, book_path: Path | None = PALM) -> Context:
-    return Context(run_dir=run_dir, stage="panels", book=book_path.name if book_path else None, book_path=book_path)
+    """The panels stage's context as a build gives it: the pages the ``pages`` stage read of ``book_path``."""
+    pages = run_stages([PagesStage(PagesParams(ocr=False))], run_dir=run_dir, book_path=book_path)[0] \
+        if book_path else None
+    return Context(run_dir=run_dir, stage="panels", book=book_path.name if book_path else None, book_path=book_path,
+                   records={"pages": pages} if pages else {})
 
 
 @pytest.mark.parametrize("native", [True, False], ids=["native-raster", "rendered-region"])
@@ -133,6 +139,26 @@ def test_separate_embedded_images_become_panels(tmp_path: Path) -> None:
         ("c", "pdf-text", "Diabetic retinopathy. Treated.")]
     for p, part in zip(out.panels, parts, strict=True):
         assert p.bbox == pytest.approx(part, abs=1.5)
+
+
+def test_panel_letters_come_from_the_persisted_pages_not_the_pdf(tmp_path: Path) -> None:
+    """The stage reads PDF-text letters from the ``pages`` stage's records: with the PDF gone it still finds them,
+    and without the records (a recipe with no pages stage) it does not read the PDF either."""
+    pdf = tmp_path / "book.pdf"
+    parts, bbox, cap_box = _separate_images_pdf(pdf)
+    with pymupdf.open(pdf) as doc:
+        pix = doc[0].get_pixmap(clip=pymupdf.Rect(bbox), dpi=144)
+    run = tmp_path / "run"
+    rel = ImageStore(run).put(pix.tobytes("png"), "png")
+    fig = _figure(pdf.name, 1, bbox, [500, 400], rel, [pix.width, pix.height],
+                  "Fig. 2 Diabetic retinopathy. (a) Early. (b) Late. (c) Treated.", "Fig. 2", cap_box, parts)
+    ctx = _ctx(run, pdf)
+    pdf.unlink()
+    out = PanelStage(PanelParams(ocr=False)).run([fig], ctx)[0]
+    assert [(p.label, p.label_source) for p in out.panels] == [("a", "pdf-text"), ("b", "pdf-text"), ("c", "pdf-text")]
+    bare = Context(run_dir=run, stage="panels", book=pdf.name, book_path=pdf)
+    out = PanelStage(PanelParams(ocr=False)).run([fig], bare)[0]
+    assert len(out.panels) == 3 and {p.label_source for p in out.panels} == {"order"}  # named by reading order
 
 
 def test_burned_in_letters_are_read_when_the_pdf_has_none(tmp_path: Path) -> None:

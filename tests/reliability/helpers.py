@@ -15,8 +15,8 @@ import yaml
 from mmretinal_builder.recipe import DEFAULT_STAGES, Recipe, recipe_from_dict
 from mmretinal_builder.stage import STAGES
 
-#: Extraction parameters every reliability build uses (tests add the limits they check).
-EXTRACT: dict[str, Any] = {}
+#: Limits every reliability build uses (tests add the ones they check): the recipe's ``limits:``.
+LIMITS: dict[str, Any] = {}
 
 
 def pipeline_stages() -> list[str]:
@@ -25,25 +25,26 @@ def pipeline_stages() -> list[str]:
     return [s for s in DEFAULT_STAGES if importlib.util.find_spec(STAGES[s].partition(":")[0]) is not None]
 
 
-def stage_list(extract: dict[str, Any] | None = None) -> list[Any]:
-    params = {**EXTRACT, **(extract or {})}
-    return [{"extract": params} if s == "extract" else s for s in pipeline_stages()]
+def stage_list() -> list[Any]:
+    return list(pipeline_stages())
 
 
-def recipe(extract: dict[str, Any] | None = None, books: dict[str, Any] | None = None,
+def recipe(limits: dict[str, Any] | None = None, books: dict[str, Any] | None = None,
            base: Path | None = None) -> Recipe:
-    data: dict[str, Any] = {"name": "reliability", "stages": stage_list(extract), "books": books or {}}
+    data: dict[str, Any] = {"name": "reliability", "stages": stage_list(), "books": books or {},
+                            "limits": {**LIMITS, **(limits or {})}}
     src = None
     if base is not None:  # review decisions etc. are looked up next to the recipe: keep them inside the test dir
         src = base / "recipe.yaml"
     return recipe_from_dict(data, label="reliability recipe", source=src)
 
 
-def write_recipe(path: Path, extract: dict[str, Any] | None = None, books: dict[str, Any] | None = None,
+def write_recipe(path: Path, limits: dict[str, Any] | None = None, books: dict[str, Any] | None = None,
                  workers: int = 1) -> Path:
     """The same recipe as a YAML file, for builds run through the CLI."""
     path.write_text(yaml.safe_dump({"name": "reliability", "workers": workers, "books": books or {},
-                                    "stages": stage_list(extract)}, sort_keys=False), encoding="utf-8")
+                                    "limits": {**LIMITS, **(limits or {})}, "stages": stage_list()},
+                                   sort_keys=False), encoding="utf-8")
     return path
 
 

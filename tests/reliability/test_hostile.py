@@ -22,7 +22,7 @@ CORPUS = hostile.corpus(seed=0)
 
 
 def build(inputs: list[Path], run: Path, workers: int = 1):
-    rec = recipe(extract=LIMITS, books=hostile.recipe_books(), base=run.parent)
+    rec = recipe(limits=LIMITS, books=hostile.recipe_books(), base=run.parent)
     return Runner(rec, run, workers=workers, show_progress=False).build(inputs)
 
 
@@ -71,10 +71,10 @@ def test_the_stats_count_failures_and_warnings(mixed):
     n_warn = sum(h.level == "warning" for h in CORPUS)
     assert stats["books"] == {"total": 5 + len(CORPUS), "ok": 5 + n_warn, "failed": n_err, "warned": n_warn}
     assert stats["problems"] == read_jsonl(run / "errors.jsonl")
-    counters = {r["book"]: r for r in stats["per_book"] if r["stage"] == "extract"}
+    counters = {r["book"]: r for r in stats["per_book"] if r["stage"] == "crop"}
     assert counters[book_key("many_pages.pdf")]["kept"] == 0
-    extract_shard = run / "shards" / book_key("many_pages.pdf") / "00-extract" / "stats.json"
-    assert json.loads(extract_shard.read_text())["counters"]["pages"] == LIMITS["max_pages"]
+    pages_shard = run / "shards" / book_key("many_pages.pdf") / "00-pages" / "stats.json"
+    assert json.loads(pages_shard.read_text())["counters"]["pages"] == LIMITS["max_pages"]
 
 
 def test_adding_hostile_files_to_a_finished_run_loses_nothing(reference, hostile_dir, good_books, tmp_path):
@@ -104,7 +104,7 @@ def test_the_password_comes_from_the_environment(hostile_dir, tmp_path, monkeypa
 
 def test_the_memory_limit_turns_a_bomb_past_the_pixel_budget_into_a_warning(hostile_dir, tmp_path):
     """With the pixel budget lifted, decoding the 2 GB bomb must fail inside the memory limit, not exhaust RAM."""
-    rec = recipe(extract={"max_image_pixels": 2_000_000_000, "max_memory_mb": 64}, base=tmp_path)
+    rec = recipe(limits={"max_image_pixels": 2_000_000_000, "max_memory_mb": 64}, base=tmp_path)
     res = Runner(rec, tmp_path / "run", show_progress=False).build([hostile_dir / "decompression_bomb.pdf"])
     assert res.books == ["decompression_bomb.pdf"] and not res.failed
     warnings = [p["warning"] for p in problems_by_book(tmp_path / "run")["decompression_bomb.pdf"]]

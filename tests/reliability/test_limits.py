@@ -58,7 +58,7 @@ def test_pixel_and_page_budgets():
     assert not limits.over_pixel_budget(6000, 4000, 100_000_000)
     assert "26000 x 26000 px (676 MP)" in limits.pixel_budget_warning(1, 26_000, 26_000, 100_000_000)
     assert limits.pages_to_read(10_000, 3000) == (3000, "the book has 10000 pages; only the first 3000 were read "
-                                                        "(extract.max_pages)")
+                                                        "(limits.max_pages)")
     assert limits.pages_to_read(12, 3000) == (12, None)
 
 

@@ -79,7 +79,7 @@ def test_round_trip_and_apply(tmp_path):
     out = ReviewStage(ReviewParams(decisions=str(tmp_path / "decisions"))).run(pairs, ctx)
     assert [p.id for p in out] == [figs[0].id, f"{figs[0].id}-p0", f"{figs[0].id}-p1", figs[1].id]
     # the reviewer's boxes replaced the panels: the old panel pairs went, the figure's pair is kept as the new ones
-    assert ctx.dropped == {"review": 1, "review:panels-replaced": 2} and ctx.expanded == 2
+    assert ctx.dropped == {"review": 1, "review:panels-replaced": 2} and ctx.considered == 5 + 2  # 2 pairs made
     assert out[3].caption == out[3].figure.caption == "Fig. 1 fixed caption" and out[3].modality == "FFA"
     assert out[2].panel.bbox_px == [100, 0, 160, 100] and out[2].panel.label == "b" and out[2].modality == "CFP"
     assert out[2].panel.image and (run / out[2].panel.image).exists()

@@ -52,7 +52,7 @@ def test_review_round_trip(tmp_path):
     books, run, decisions = tmp_path / "books", root / "run", tmp_path / "decisions"
     generate_samples(books, seed=5, books=2, figures_per_book=10, scanned=False, broken_text=False)
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(f"stages:\n  - extract\n  - panels\n  - review: {{decisions: {decisions}}}\n"
+    recipe.write_text(f"stages:\n  - pages\n  - pair\n  - crop\n  - panels\n  - review: {{decisions: {decisions}}}\n"
                       "  - export: {splits: {train: 1.0}}\n")
     cli("build", str(books), "--out", str(run), "--recipe", str(recipe), "--no-progress")
     before = dataset_rows(run)

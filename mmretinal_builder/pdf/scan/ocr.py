@@ -26,8 +26,9 @@ gap.
 
 Pages are read in a process pool when asked (:func:`read_pages`); Tesseract is then limited to one
 thread per process (``OMP_THREAD_LIMIT=1``), the setting Tesseract's authors recommend for parallel runs.
-:func:`ocr_models` is the entry point of the extract stage: it reads the pages whose text layer is
-``none`` or ``broken`` and puts the results into their page models (a broken page keeps the boxes of the PDF
+:func:`ocr_models` is the entry point of the ``pages`` stage: it reads the pages the triage picked
+(:mod:`~mmretinal_builder.pdf.scan.triage`: a text layer that is ``none`` or ``broken`` on a page that can hold
+a figure or its caption) and puts the results into their page models (a broken page keeps the boxes of the PDF
 lines OCR did not read: :func:`unread_pdf_lines`), then makes the book's OCR'd caption heads agree with its
 numbering (:func:`~mmretinal_builder.pdf.scan.ocr_repair.harmonise_caption_heads`).
 """
@@ -38,12 +39,12 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pymupdf
 
+from ...book import Book, BookSource
 from ...geometry import BBox, area, intersection
 from ..born_digital import PDF_ERRORS
 from ..layout import SCAN_COVER, WHOLE_PAGE
@@ -142,7 +143,7 @@ def read_page(page: pymupdf.Page, cfg: OcrConfig, regions: bool = False) -> OcrP
 
 # ----------------------------------------------------------------------------- many pages
 
-_DOC: dict[str, pymupdf.Document] = {}
+_BOOK: dict[str, Book] = {}  # the book an OCR worker process has open (one at a time)
 
 
 def _worker_init() -> None:
@@ -158,14 +159,17 @@ def _read_safely(doc: pymupdf.Document, index: int, cfg: OcrConfig, regions: boo
                        error=str(e) or type(e).__name__)
 
 
-def _read_one(path: str, index: int, cfg: OcrConfig, regions: bool) -> OcrPage:
-    doc = _DOC.get(path)
-    if doc is None:
-        for old in _DOC.values():
+def _read_one(source: BookSource, index: int, cfg: OcrConfig, regions: bool) -> OcrPage:
+    """In an OCR worker process: the book is opened through the same door as in the build (its password
+    included), once per process."""
+    key = f"{source.path}:{source.sha256}"
+    book = _BOOK.get(key)
+    if book is None:
+        for old in _BOOK.values():
             old.close()
-        _DOC.clear()
-        doc = _DOC[path] = pymupdf.open(path)
-    return _read_safely(doc, index, cfg, regions)
+        _BOOK.clear()
+        book = _BOOK[key] = source.open()
+    return _read_safely(book.doc, index, cfg, regions)
 
 
 def default_workers() -> int:
@@ -173,30 +177,41 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def read_pages(path: Path, jobs: Sequence[tuple[int, bool]], cfg: OcrConfig, workers: int = 1,
-               progress: Callable[[int, int], None] | None = None) -> Iterator[OcrPage]:
-    """OCR pages of the PDF at ``path``: ``jobs`` = (0-based page index, find regions?), results in order.
+def read_pages(book: Book, jobs: Sequence[tuple[int, bool]], cfg: OcrConfig, workers: int = 1,
+               progress: Callable[[int, int], None] | None = None,
+               stop: Callable[[], bool] | None = None) -> Iterator[OcrPage]:
+    """OCR pages of ``book``: ``jobs`` = (0-based page index, find regions?), results in order.
 
-    ``workers > 1`` reads pages in a process pool (each process opens the PDF once). A page that cannot
-    be read comes back with ``error`` set.
+    ``workers > 1`` reads pages in a process pool; each process reopens the book through
+    :meth:`~mmretinal_builder.book.BookSource.open`, with its password. A page that cannot be read comes back
+    with ``error`` set. ``stop()`` true (the book's time budget ran out) ends the reading early: the pages read
+    so far are returned.
     """
     total = len(jobs)
     if workers <= 1 or total <= 1:
-        with pymupdf.open(str(path)) as doc:
-            for k, (index, regions) in enumerate(jobs, 1):
-                yield _read_safely(doc, index, cfg, regions)
-                if progress is not None:
-                    progress(k, total)
+        for k, (index, regions) in enumerate(jobs, 1):
+            if stop is not None and stop():
+                return
+            yield _read_safely(book.doc, index, cfg, regions)
+            if progress is not None:
+                progress(k, total)
         return
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")  # no fork: the caller may hold threads (progress bars, pools)
+    source = book.source
     with ProcessPoolExecutor(max_workers=min(workers, total), mp_context=ctx, initializer=_worker_init) as pool:
-        futures = [pool.submit(_read_one, str(path), index, cfg, regions) for index, regions in jobs]
-        for k, fut in enumerate(futures, 1):
-            yield fut.result()
-            if progress is not None:
-                progress(k, total)
+        futures = [pool.submit(_read_one, source, index, cfg, regions) for index, regions in jobs]
+        try:
+            for k, fut in enumerate(futures, 1):
+                if stop is not None and stop():
+                    return
+                yield fut.result()
+                if progress is not None:
+                    progress(k, total)
+        finally:
+            for fut in futures:
+                fut.cancel()
 
 
 # ----------------------------------------------------------------------------- page models
@@ -253,7 +268,7 @@ def unread_pdf_lines(pdf: Sequence[TextLine], ocr: Sequence[TextLine]) -> list[T
     A broken layer's characters are garbage but its boxes are exact, and OCR misses sparse small print
     (chart axes, flow-chart boxes, panel letters). Such lines stay in the page model (``source="pdf"``):
     figure candidates take them in as labels, as on a born-digital page, while caption detection never
-    reads their text (the extract stage excludes PDF lines of broken pages).
+    reads their text (the pair stage excludes PDF lines of broken pages).
     """
     out = []
     for ln in pdf:
@@ -265,27 +280,31 @@ def unread_pdf_lines(pdf: Sequence[TextLine], ocr: Sequence[TextLine]) -> list[T
     return out
 
 
-def ocr_models(path: Path, models: Sequence[PageModel], cfg: OcrConfig, workers: int = 1,
-               progress: Callable[[int, int], None] | None = None) -> list[OcrPage]:
-    """OCR every page of ``models`` whose text layer is ``none`` or ``broken`` and apply the results in
-    place (figure regions only on scans, see :func:`scan_images`), then make the caption heads of the
-    OCR'd pages agree with the book's numbering (:func:`harmonise_caption_heads`). Returns the results, in page order;
-    pages that could not be read carry ``error`` and keep their model unchanged.
+def ocr_models(book: Book, models: Sequence[PageModel], pages: Sequence[int], cfg: OcrConfig, workers: int = 1,
+               progress: Callable[[int, int], None] | None = None,
+               stop: Callable[[], bool] | None = None) -> list[OcrPage]:
+    """OCR the pages of ``models`` numbered in ``pages`` (which pages deserve it:
+    :func:`~mmretinal_builder.pdf.scan.triage.ocr_reasons`) and apply the results in place (figure regions only
+    on scans, see :func:`scan_images`), then make the caption heads of the OCR'd pages agree with the book's
+    numbering (:func:`harmonise_caption_heads`). Returns the results, in page order; pages that could not be read
+    carry ``error`` and keep their model unchanged; pages ``stop()`` cut off are not in the results.
 
     Raises :class:`OcrError` when Tesseract or one of the languages is missing.
     """
-    todo = [m for m in models if m.text_layer != "ok"]
+    wanted = set(pages)
+    todo = [m for m in models if m.number in wanted]
     if not todo:
         return []
     check_tesseract(cfg.lang)
     scans = scan_images(models)
     jobs = [(m.number - 1, m.number in scans) for m in todo]
     out = []
-    for m, res in zip(todo, read_pages(path, jobs, cfg, workers, progress), strict=True):
+    for m, res in zip(todo, read_pages(book, jobs, cfg, workers, progress, stop), strict=False):
         if res.error is None:
             apply_ocr(m, res, scans.get(m.number))
         out.append(res)
-    harmonise_caption_heads([m.lines for m, res in zip(todo, out, strict=True) if res.error is None])
+    read = {r.number for r in out if r.error is None}
+    harmonise_caption_heads([m.lines for m in todo if m.number in read])
     return out
 
 

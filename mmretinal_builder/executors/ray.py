@@ -1,7 +1,7 @@
 """Run the books of a build on a Ray cluster (optional extra: ``pip install .[ray]``).
 
 Each book's stages run as one Ray task, exactly the function the local pool runs
-(:func:`mmretinal_builder.runner.run_book`), so outputs are identical. Shards and images are written to the run
+(:func:`mmretinal_builder.jobs.run_book`), so outputs are identical. Shards and images are written to the run
 directory by the workers, so on a real cluster the run directory must be on storage every node mounts (NFS, a
 shared volume) at the same path. ``RAY_ADDRESS`` selects the cluster (``auto`` joins the one this node belongs
 to); without it a local Ray instance is started with ``workers`` CPUs.
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 
 from ..errors import BuilderError
-from ..runner import BookJob, BookResult, ProgressFn, run_book
+from ..jobs import BookJob, BookResult, ProgressFn, failed, run_book
 
 
 class RayExecutor:
@@ -39,6 +39,8 @@ class RayExecutor:
                          runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}})
         try:
             remote = ray.remote(num_cpus=1, max_retries=2)(run_book)
+            for job in jobs:
+                job.processes = 1  # one CPU per task: OCR runs in the task's own process
             pending = {remote.remote(job): job for job in jobs}
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
@@ -49,9 +51,8 @@ class RayExecutor:
                     except ray.exceptions.RayError as e:
                         # the task's process died on every try (a crash inside a library, killed for memory):
                         # that book's error, the other books go on (as with the local executor)
-                        result = BookResult(job.name, False, job.prev_fingerprint, job.prev_index, error={
-                            "book": job.name, "stage": "worker",
-                            "error": f"the Ray task died while processing this book ({type(e).__name__})"})
+                        result = failed(job, "worker",
+                                        f"the Ray task died while processing this book ({type(e).__name__})")
                     if progress:
                         for run in result.runs:
                             progress(result.name, run.stage, -1, -1)
