@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .errors import BuilderError
 
@@ -125,14 +125,12 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             yield obj
 
 
-def read_records(path: Path, model: type[M] | TypeAdapter[Any]) -> list[Any]:
-    """Read a JSONL file of records, validating each against ``model`` (a pydantic model class, or a
-    ``TypeAdapter`` for a union of record types such as ``schema.ITEM``)."""
-    validate = model.validate_python if isinstance(model, TypeAdapter) else model.model_validate
+def read_records(path: Path, model: type[M]) -> list[M]:
+    """Read a JSONL file of records, validating each against ``model``."""
     out = []
     for n, obj in enumerate(iter_jsonl(path), 1):
         try:
-            out.append(validate(obj))
+            out.append(model.model_validate(obj))
         except ValidationError as e:
             first = e.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
