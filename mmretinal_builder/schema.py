@@ -207,7 +207,7 @@ class Pair(_Record):
 def pairs_of(figure: Figure, compound: bool = True) -> list[Pair]:
     """The pairs of one figure (the panels stage's output side): the figure itself when it has no panels, else
     the figure-level pair (when ``compound``) and one pair per panel, in panel order."""
-    body = figure.model_copy(update={"panels": [], "pairs": []})
+    body = figure.model_copy(update={"panels": [], "pairs": [], "lineage": list(figure.lineage)})
     full = figure.caption or ""
     if not figure.panels:
         return [Pair(id=figure.id, role="figure", figure=body, caption=full, figure_caption=full)]

@@ -99,7 +99,7 @@ def print_stage_report(res: dict[str, Any]) -> None:
     """Retinal figures stage by stage (overall), the per-document table, and what curation lost."""
     table = Table(title="retinal figures, stage by stage (a loss shows where it happens)")
     for col in ("stage", "figures", "pairs", "retinal found", "captions exact", "panel count exact",
-                "modality (retinal panels)"):
+                "modality (retinal panels)", "non-retinal panels kept"):
         table.add_column(col, justify="left" if col == "stage" else "right")
     for s in res["stages"]:
         c = s["counts"]
@@ -107,7 +107,9 @@ def print_stage_report(res: dict[str, Any]) -> None:
                       f"{_fmt(s['retinal_found'])} ({c.get('found', 0)}/{c.get('retinal', 0)})",
                       _fmt(s["caption_exact"]),
                       _fmt(s["panel_count_exact"]) if s["has_pairs"] else "-",
-                      f"{_fmt(s['modality_accuracy'])} (n={c.get('modality_n', 0)})" if c.get("modality_n") else "-")
+                      f"{_fmt(s['modality_accuracy'])} (n={c.get('modality_n', 0)})" if c.get("modality_n") else "-",
+                      f"{c.get('non_retinal_panels_kept', 0)}/{c['non_retinal_panels']}"
+                      if s["has_pairs"] and c.get("non_retinal_panels") else "-")
     console.print(table)
     keys = res["key_stages"]
     views = [v for v in ("extract-side", "panels", "final") if v in keys]

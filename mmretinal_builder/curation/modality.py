@@ -262,7 +262,7 @@ def classify_image(img: np.ndarray, caption: str | None = None,
     conf = round(sum(r.confidence * a for r, a in results if r.modality == mod) / votes[mod], 4)
     img_votes = {m: sum(a for r, a in results if r.image_modality == m) for m in MODALITIES}
     return ModalityResult(mod, conf, avg, max(MODALITIES, key=lambda m: (img_votes[m], -MODALITIES.index(m))),
-                          cue, f, (sum(r.retinal for r, _ in results), len(results)))
+                          cue, f, cells=(sum(r.retinal for r, _ in results), len(results)))
 
 
 def confusion_matrix(truth: list[str], pred: list[str]) -> dict[str, dict[str, int]]:

@@ -15,9 +15,12 @@ Measures, over the ground truth's retinal figures (``retinal: yes``), per docume
 * **panel count exact**: found, and the number of panels the stage gives it (1 without panels) equals the
   ground truth's; shown for the stage that splits panels (the first that hands on pairs);
 * **modality accuracy of retinal panels**: for every retinal ground-truth panel (``panel_boxes`` with a CFP / FFA
-  / OCT modality; a figure without boxes counts its predicted panels, or itself, against its own modality)
-  matched to a kept pair of a found figure (panel IoU > 0), the pair's modality is right. Pairs without a
-  modality (before the classify stage) are not scored.
+  / OCT modality and not ``retinal: no``; a figure without boxes counts its predicted panels, or itself, against
+  its own modality) matched to a kept pair of a found figure (panel IoU > 0), the pair's modality is right. Pairs
+  without a modality (before the classify stage) are not scored;
+* **non-retinal panels kept**: of the ground truth's non-retinal panels of found figures (maps beside a
+  photograph: ``retinal: no`` or a non-retinal modality), the share a kept panel pair still shows (after
+  classify it should be 0: the maps go, their photograph and figure stay).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 from .. import geometry
 from ..errors import BuilderError
 from ..io import iter_jsonl, read_json
-from ..schema import MODALITIES, Figure, Pair, figures_of
+from ..schema import MODALITIES, Figure, LineageStep, Pair, Panel, figures_of
 from .extraction import _match, _retinal, norm_text
 
 RETINAL_MODALITIES = ("CFP", "FFA", "OCT")
@@ -69,10 +72,20 @@ def _read_items(path: Path) -> list[Figure | Pair] | None:
         if isinstance(obj, dict) and {"role", "figure"} <= set(obj):
             out.append(Pair.model_validate(obj))
         elif isinstance(obj, dict) and set(obj) >= _FIGURE_KEYS:
-            out.append(Figure.model_validate({k: v for k, v in obj.items() if k in Figure.model_fields}))
+            out.append(_figure(obj))
         else:
             return None
     return out
+
+
+def _figure(obj: dict[str, Any]) -> Figure:
+    """A figure from a record that may carry more (a crop plan; the curation fields runs of older versions put on
+    figures and panels): only the figure's own fields are read."""
+    fields = {k: v for k, v in obj.items() if k in Figure.model_fields}
+    fields["panels"] = [{k: v for k, v in p.items() if k in Panel.model_fields} for p in fields.get("panels", [])]
+    fields["lineage"] = [{k: v for k, v in st.items() if k in LineageStep.model_fields}
+                         for st in fields.get("lineage", []) if isinstance(st, dict)]
+    return Figure.model_validate(fields)
 
 
 def _output(name: str, index: int | None, items_by_book: dict[str, list[Figure | Pair]]) -> StageOutput:
@@ -123,6 +136,11 @@ def stage_outputs(run_dir: Path) -> list[StageOutput]:
             p = Pair.model_validate(obj)
             by_book.setdefault(p.figure.book, []).append(p)
         outs.append(_output("final", None, by_book))
+    elif (run_dir / "figures.jsonl").exists():  # a run of an older version: its final figures
+        by_book = {}
+        for item in _read_items(run_dir / "figures.jsonl") or []:
+            by_book.setdefault(item.figure.book if isinstance(item, Pair) else item.book, []).append(item)
+        outs.append(_output("final", None, by_book))
     return outs
 
 
@@ -131,9 +149,10 @@ def key_stages(outs: list[StageOutput]) -> dict[str, StageOutput]:
     first output of pairs) and final."""
     out: dict[str, StageOutput] = {}
     first_pairs = next((k for k, o in enumerate(outs) if o.has_pairs and o.index is not None), None)
-    before = outs[:first_pairs] if first_pairs is not None else [o for o in outs if o.index is not None]
-    if before:
-        out["extract-side"] = before[-1]
+    if first_pairs is not None and first_pairs > 0:
+        out["extract-side"] = outs[first_pairs - 1]
+    elif first_pairs is None and outs:  # a run without pairs (extraction only, or an older version's run)
+        out["extract-side"] = outs[0]
     if first_pairs is not None:
         out["panels"] = outs[first_pairs]
     if outs and outs[-1].index is None:
@@ -149,30 +168,45 @@ def _gt_modality(m: Any) -> str | None:
     return head if head in MODALITIES else None
 
 
-def _modality_units(g: dict[str, Any], fig: Figure, pairs: list[Pair]) -> list[tuple[str, str]]:
-    """(truth, predicted) modality of the retinal ground-truth panels of one found figure (see module doc)."""
-    kept = [p for p in pairs if p.figure.id == fig.id and p.modality is not None]
+def _panel_is_retinal(gp: dict[str, Any]) -> bool:
+    return str(gp.get("retinal", "yes")).lower() in ("yes", "true") and \
+        _gt_modality(gp.get("modality")) in RETINAL_MODALITIES
+
+
+def _panel_matches(boxes: list[dict[str, Any]], fig: Figure, panel_pairs: list[Pair]) -> dict[int, Pair]:
+    """Ground-truth panel index -> the kept panel pair that overlaps it most (one to one, best first)."""
+    preds = [geometry.to_fractions(p.panel.bbox, fig.page_size) for p in panel_pairs]  # type: ignore[union-attr]
+    scored = sorted(((geometry.iou(gp["bbox"], b), gi, k) for gi, gp in enumerate(boxes) for k, b in enumerate(preds)),
+                    key=lambda t: (-t[0], t[1], t[2]))
+    out: dict[int, Pair] = {}
+    used: set[int] = set()
+    for v, gi, k in scored:
+        if v > PANEL_MIN_IOU and gi not in out and k not in used:
+            out[gi] = panel_pairs[k]
+            used.add(k)
+    return out
+
+
+def _modality_units(g: dict[str, Any], fig: Figure, pairs: list[Pair]) -> tuple[list[tuple[str, str]], int, int]:
+    """(truth, predicted) modality of the retinal ground-truth panels of one found figure (see module doc), and
+    how many of its non-retinal panels (maps beside a photograph) there are and how many a kept pair still shows."""
+    kept = [p for p in pairs if p.figure.id == fig.id]
     panel_pairs = [p for p in kept if p.panel is not None]
     out: list[tuple[str, str]] = []
     boxes = g.get("panel_boxes") or []
     if boxes and panel_pairs:
-        preds = [geometry.to_fractions(p.panel.bbox, fig.page_size) for p in panel_pairs]  # type: ignore[union-attr]
-        used: set[int] = set()
-        for gp in boxes:
-            truth = _gt_modality(gp.get("modality"))
-            if truth not in RETINAL_MODALITIES:
-                continue
-            scored = [(geometry.iou(gp["bbox"], b), k) for k, b in enumerate(preds) if k not in used]
-            best = max(scored, default=(0.0, -1))
-            if best[0] > PANEL_MIN_IOU:
-                used.add(best[1])
-                out.append((truth, str(panel_pairs[best[1]].modality)))
-        return out
+        matched = _panel_matches(boxes, fig, panel_pairs)
+        non_retinal = [gi for gi, gp in enumerate(boxes) if not _panel_is_retinal(gp)]
+        for gi, gp in enumerate(boxes):
+            pair = matched.get(gi)
+            if _panel_is_retinal(gp) and pair is not None and pair.modality is not None:
+                out.append((str(_gt_modality(gp["modality"])), str(pair.modality)))
+        return out, len(non_retinal), sum(gi in matched for gi in non_retinal)
     truth = _gt_modality(g.get("modality"))
     if truth not in RETINAL_MODALITIES:
-        return out
+        return out, 0, 0
     units = panel_pairs or [p for p in kept if p.panel is None]
-    return [(truth, str(p.modality)) for p in units]
+    return [(truth, str(p.modality)) for p in units if p.modality is not None], 0, 0
 
 
 def score_document(doc: dict[str, Any], out: StageOutput, iou_threshold: float = 0.8) -> dict[str, Any]:
@@ -196,7 +230,10 @@ def score_document(doc: dict[str, Any], out: StageOutput, iou_threshold: float =
         if out.has_pairs:  # a compound figure's whole pair keeps count of its panels when some were dropped
             n_panels = _panels_cut(fig, out.pairs.get(book, []))
         c["panel_count_exact"] += n_panels == int(g.get("panels", 1))
-        modality += _modality_units(g, fig, out.pairs.get(book, []))
+        units, non_retinal, shown = _modality_units(g, fig, out.pairs.get(book, []))
+        modality += units
+        c["non_retinal_panels"] += non_retinal
+        c["non_retinal_panels_kept"] += shown
     c["modality_n"] = len(modality)
     c["modality_right"] = sum(t == p for t, p in modality)
     return {"counts": dict(c), "missed": missed, "modality_pairs": modality}
@@ -221,7 +258,8 @@ def _rates(c: dict[str, int]) -> dict[str, float | None]:
 
     return {"retinal_found": rate("found", n), "caption_exact": rate("caption_exact", n),
             "panel_count_exact": rate("panel_count_exact", c.get("found", 0)),
-            "modality_accuracy": rate("modality_right", c.get("modality_n", 0))}
+            "modality_accuracy": rate("modality_right", c.get("modality_n", 0)),
+            "non_retinal_panels_kept": rate("non_retinal_panels_kept", c.get("non_retinal_panels", 0))}
 
 
 def evaluate_stages(gt_docs: list[dict[str, Any]], run_dir: Path, iou_threshold: float = 0.8) -> dict[str, Any]:

@@ -15,12 +15,22 @@ import numpy as np
 RETINAL = {"photo": True, "overlay": True, "vessels": False, "heatmap": False, "lesions": False}
 
 
-def retina(size: int = 400) -> np.ndarray:
-    """scikit-image's CC0 fundus photograph, BGR, ``size`` x ``size``."""
+def retina(size: int = 400, variant: int = 0) -> np.ndarray:
+    """scikit-image's CC0 fundus photograph, BGR, ``size`` x ``size``; ``variant`` > 0: another eye made from it
+    (mirrored, turned, its colour shifted), so the photographs of different figures are not duplicates."""
     from skimage import data
 
     img = cv2.cvtColor(data.retina(), cv2.COLOR_RGB2BGR)
-    return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+    img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+    if variant:
+        fov = field_of_view(img)
+        img = cv2.flip(img, 1) if variant % 2 else img
+        turn = cv2.getRotationMatrix2D((size / 2, size / 2), 37.0 * variant, 1.0)
+        img = cv2.warpAffine(img, turn, (size, size), borderValue=(0, 0, 0))
+        shift = np.array([(-9 * variant) % 25, (7 * variant) % 21, (5 * variant) % 17], np.int16)
+        img = np.clip(img.astype(np.int16) + shift, 0, 255).astype(np.uint8)
+        img[fov == 0] = 0
+    return img
 
 
 def field_of_view(img: np.ndarray) -> np.ndarray:
@@ -94,6 +104,12 @@ MAKERS = {"photo": lambda img, s: img, "overlay": overlay, "vessels": lambda img
 
 
 def mixed_panels(kinds: list[str], size: int = 300, seed: int = 0) -> list[np.ndarray]:
-    """One picture per kind, all made from the same fundus photograph."""
-    base = retina(size)
-    return [MAKERS[k](base, seed + i) for i, k in enumerate(kinds)]
+    """One picture per kind; the maps are made from the photograph before them (a new eye after each
+    photograph: variant ``seed`` + ten times the photographs that came before)."""
+    out, base, eyes = [], retina(size, seed), 0
+    for i, k in enumerate(kinds):
+        if k == "photo" and i:
+            eyes += 1
+            base = retina(size, seed + 10 * eyes)
+        out.append(MAKERS[k](base, seed + i))
+    return out

@@ -101,3 +101,28 @@ def test_cli_on_palm(tmp_path: Path) -> None:
     assert final["stage"] == "final" and final["retinal_found"] == 1.0 and final["caption_exact"] == 1.0
     assert final["modality_accuracy"] == 1.0 and report["losses"] == []
     assert next(s for s in report["stages"] if s["stage"] == "panels")["panel_count_exact"] == 1.0
+
+
+@pytest.mark.slow
+def test_cli_on_fundus_photographs_beside_maps(tmp_path: Path) -> None:
+    """Issue 16.1 end to end: a paper's figures that show fundus photographs next to vessel, heat and lesion maps.
+    Every retinal figure survives curation (also the 1x5 strip the panels stage leaves whole), the maps cut as
+    panels are dropped, the figure with maps only is dropped."""
+    from .mixed_pdf import write_mixed_pdf
+
+    pdf, gt = write_mixed_pdf(tmp_path / "books")
+    run = tmp_path / "run"
+    res = CliRunner().invoke(app, ["build", str(pdf), "--out", str(run), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "report.json"
+    res = CliRunner().invoke(app, ["eval-extraction", "--gt", str(tmp_path / "books" / "mixed_maps.gt.json"),
+                                   "--run", str(run), "--json-out", str(out)])
+    assert res.exit_code == 0, res.output
+    report = json.loads(out.read_text())["by_stage"]
+    final = report["stages"][-1]
+    assert final["retinal_found"] == 1.0 and report["losses"] == []
+    assert final["counts"]["non_retinal_panels_kept"] == 0 and final["modality_accuracy"] == 1.0
+    pairs = [json.loads(line) for line in (run / "pairs.jsonl").read_text().splitlines()]
+    assert "Fig. 4" not in {p["figure"]["label"] for p in pairs}  # maps only: no retinal panel
+    strip = [p for p in pairs if p["figure"]["label"] == "Fig. 3"]
+    assert strip and all(p["modality"] == "CFP" for p in strip)
