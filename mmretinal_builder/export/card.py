@@ -161,6 +161,9 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 #: What each stage of the builder does, for the card's funnel table.
 STAGE_DESCRIPTIONS: dict[str, str] = {
+    "pages": "read every page: text lines, image placements, OCR where the page has no usable text layer",
+    "pair": "find figures and captions on each page and pair them by geometry and figure numbers, never by order",
+    "crop": "cut each figure's image (the embedded image's own bytes, or a render)",
     "extract": "find figures (embedded images, vector drawings) and their captions on each page; pair them by "
                "geometry and figure numbers, never by order",
     "panels": "split compound figures into panels and the caption into per-panel sub-captions; each figure "
@@ -201,7 +204,8 @@ def _review_section(funnel: dict[str, Any] | None) -> list[str]:
     for s in (funnel or {}).get("stages", []):
         if s["stage"] != "review":
             continue
-        counters = {k: v for k, v in s.get("counters", {}).items() if not k.startswith("_") and v}
+        # the Filter's own keep:/mark: counts repeat the review counters
+        counters = {k: v for k, v in s.get("counters", {}).items() if not k.startswith(("_", "keep:", "mark:")) and v}
         dropped = {k: v for k, v in s.get("dropped", {}).items() if v}
         if not counters and not dropped:
             return []
