@@ -2,9 +2,9 @@
 
 * **tesseract**: every page rendered (grey, ``--dpi``; not timed) and read with
   ``pytesseract.image_to_data`` (``--lang``) — the floor any Tesseract-based reader pays.
-* **extract**: the ``extract`` stage on the same PDF with ``ocr_workers=1``: text-layer check, render,
-  deskew, OCR (same dpi and languages), figure regions, captions, pairing, figure crops written to a temp
-  run directory.
+* **extract**: the extraction stages ``pages`` -> ``pair`` -> ``crop`` on the same PDF with ``ocr_workers=1``:
+  text-layer check, render, deskew, OCR (same dpi and languages), figure regions, captions, pairing, figure crops
+  written to a temp run directory.
 
 Both run in this one process (and its Tesseract children) on one core, with ``OMP_THREAD_LIMIT=1``, once
 each. Wall-clock seconds give the throughput; CPU seconds (this process and its children) are reported too,
@@ -32,10 +32,11 @@ import pymupdf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mmretinal_builder.stages.extract import ExtractStage  # noqa: E402
-
+from mmretinal_builder.jobs import run_stages  # noqa: E402
 from mmretinal_builder.pdf.scan.ocr import DEFAULT_LANG, render_gray  # noqa: E402
-from mmretinal_builder.stage import Context  # noqa: E402
+from mmretinal_builder.stages.crop import CropStage  # noqa: E402
+from mmretinal_builder.stages.pages import PagesParams, PagesStage  # noqa: E402
+from mmretinal_builder.stages.pair import PairStage  # noqa: E402
 
 TARGET = 0.75
 
@@ -81,13 +82,12 @@ def tesseract_pass(path: Path, dpi: float, lang: str) -> dict[str, Any]:
 
 
 def extract_pass(path: Path, dpi: float, lang: str) -> dict[str, Any]:
-    stage = ExtractStage(ExtractStage.Params(ocr_workers=1, ocr_dpi=dpi, ocr_lang=lang))
+    stages = [PagesStage(PagesParams(ocr_workers=1, ocr_dpi=dpi, ocr_lang=lang)), PairStage(), CropStage()]
     with tempfile.TemporaryDirectory(prefix="mmretinal-bench-") as tmp:
-        ctx = Context(run_dir=Path(tmp), stage="extract", book=path.name, book_path=path)
         t0, c0 = time.perf_counter(), _cpu()
-        figures = stage.run([], ctx)
+        figures, ctx = run_stages(stages, run_dir=Path(tmp), book_path=path, processes=1)
         dt, dc = time.perf_counter() - t0, _cpu() - c0
-    ocr = sum(v for k, v in ctx.counters.items() if k.startswith("pages:ocr"))
+    ocr = ctx.counters["pages:ocr"]
     return {"seconds": dt, "cpu_seconds": dc, "pages": ctx.counters["pages"], "ocr_pages": ocr,
             "figures": len(figures), "rules": sorted({f.provenance.rule for f in figures})}
 

@@ -77,9 +77,13 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def dumps(obj: Any) -> str:
-    """Canonical JSON (sorted keys, UTF-8, no NaN): identical inputs give identical bytes."""
+    """Canonical JSON (sorted keys, UTF-8, no NaN): identical inputs give identical bytes.
+
+    A record with a ``to_jsonable()`` method gives its JSON form itself (a page record holds plain JSON already:
+    walking it again through pydantic cost more than writing it)."""
     if isinstance(obj, BaseModel):
-        obj = obj.model_dump(mode="json")
+        to_jsonable = getattr(obj, "to_jsonable", None)
+        obj = to_jsonable() if to_jsonable is not None else obj.model_dump(mode="json")
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, allow_nan=False)
 
 

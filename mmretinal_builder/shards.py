@@ -19,7 +19,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +40,17 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(dumps(list(parts)).encode("utf-8")).hexdigest()
 
 
-@lru_cache(maxsize=64)
-def _instance(target: str, params_json: str) -> Stage:
-    cls = load_stage_class(target)
-    return cls(cls.Params.model_validate(json.loads(params_json)))
+_INSTANCES: dict[tuple[str, str], Stage] = {}
 
 
 def stage_instance(target: str, params: dict[str, Any]) -> Stage:
     """The stage ``target`` with ``params``: made once per process and reused for every book (stages keep no state
-    between runs)."""
-    return _instance(target, dumps(params))
+    between runs). Made from ``params`` as given: the order of a mapping parameter can matter (split names)."""
+    key = (target, dumps(params))
+    if key not in _INSTANCES:
+        cls = load_stage_class(target)
+        _INSTANCES[key] = cls(cls.Params.model_validate(params))
+    return _INSTANCES[key]
 
 
 def stage_identity(target: str, params: dict[str, Any], recipe_dir: Path | None) -> list[str]:

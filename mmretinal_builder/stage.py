@@ -82,6 +82,11 @@ class Context:
             self.book_obj = Book.from_meta(self.book_path, self.book, self.book_meta, limits=self.limits)
         return self.book_obj
 
+    @property
+    def book_sha256(self) -> str | None:
+        """The book's hash (computed once by the runner), None when the context has no book."""
+        return self.pdf.sha256 if self.book_obj is not None or self.book_path is not None else None
+
     def earlier(self, stage: str) -> list[Any] | None:
         """The items the earlier stage ``stage`` kept for this book (None when the recipe has no such stage)."""
         if callable(self.records):

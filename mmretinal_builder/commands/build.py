@@ -27,12 +27,14 @@ def register(app: typer.Typer) -> None:
             None, help="PDF files or folders of PDFs (given: used instead of the recipe's own inputs)"),
         out: Path = typer.Option(..., "--out", "-o", help="run directory (created; reused to resume)"),
         recipe: Path = typer.Option(None, "--recipe", "-r", help="recipe YAML (default: all stages)"),
-        workers: int = typer.Option(None, "--workers", "-j", min=1, help="books processed in parallel"),
+        workers: int = typer.Option(None, "--workers", "-j", min=1,
+                                    help="processes: books in parallel, or the OCR of a book built alone"),
         executor: str = typer.Option("local", help="local (process pool) or ray"),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
         strict: bool = typer.Option(False, help="exit non-zero when any book fails"),
     ) -> None:
-        """Build (or resume) a run: extract, pair, split, curate and export every book."""
+        """Build (or resume) a run: read pages, pair figures and captions, crop, split, curate and export every
+        book."""
         rec = load_recipe(recipe, check_inputs=not inputs)
         if inputs:  # a recipe's `inputs` are its defaults: books named on the command line replace them
             rec = rec.model_copy(update={"inputs": []})

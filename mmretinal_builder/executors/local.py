@@ -34,6 +34,8 @@ log = logging.getLogger("mmretinal")
 
 #: how long the watcher sleeps at most between looks at its workers (seconds)
 TICK = 0.5
+#: the least grace a worker gets past its book's time budget before it is killed (seconds)
+GRACE_MIN = 120.0
 DIED = ("the worker process died while processing this book (a crash inside a library, or killed for using too "
         "much memory)")
 
@@ -41,7 +43,7 @@ DIED = ("the worker process died while processing this book (a crash inside a li
 def hard_limit(job: BookJob) -> float | None:
     """Seconds after which a worker still on ``job`` is killed (None: never)."""
     budget = float(job.limits.get("book_timeout_s", 0) or 0)
-    return budget + max(120.0, budget / 4) if budget > 0 else None
+    return budget + max(GRACE_MIN, budget / 4) if budget > 0 else None
 
 
 class LocalExecutor:
@@ -93,6 +95,7 @@ def _worker_main(conn: Connection) -> None:
         job = conn.recv()
         if job is None:
             return
+        conn.send(("started", job.name))  # the book's clock starts now, not when the process was spawned
         conn.send(("result", run_book(job, progress)))
 
 
@@ -129,7 +132,7 @@ class _Pool:
             now = time.monotonic()
             for w in [w for w in self.workers if w.job is not None]:
                 limit = hard_limit(w.job)
-                if limit is not None and now - w.started > limit:
+                if limit is not None and w.started != float("inf") and now - w.started > limit:
                     job = w.job
                     log.error("%s: still running %.0f s after it started: killed", job.name, now - w.started)
                     self._discard(w)
@@ -138,7 +141,7 @@ class _Pool:
                                  "inside a library call that could not be stopped")
 
     def _start(self, w: _Worker, job: BookJob) -> None:
-        w.job, w.started = job, time.monotonic()
+        w.job, w.started = job, float("inf")  # the clock starts when the worker says it began
         w.conn.send(job)
 
     def _collect(self, w: _Worker, crashed: list[BookJob]) -> Iterator[BookResult]:
@@ -149,6 +152,8 @@ class _Pool:
                 if kind == "progress":
                     if self.progress:
                         self.progress(*payload)
+                elif kind == "started":
+                    w.started = time.monotonic()
                 else:
                     w.job = None
                     yield payload

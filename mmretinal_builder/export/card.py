@@ -161,9 +161,10 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 #: What each stage of the builder does, for the card's funnel table.
 STAGE_DESCRIPTIONS: dict[str, str] = {
-    "pages": "read every page: text lines, image placements, OCR where the page has no usable text layer",
-    "pair": "find figures and captions on each page and pair them by geometry and figure numbers, never by order",
-    "crop": "cut each figure's image (the embedded image's own bytes, or a render)",
+    "pages": "read every page (text, images, drawings; OCR of scanned pages and broken text layers); counts pages",
+    "pair": "find figures (embedded images, vector drawings) and their captions; pair them by geometry and figure "
+            "numbers, never by order (in: pairs formed plus graphics and captions left alone)",
+    "crop": "cut each figure's image: its own pixels when it is one embedded image, else a render at 300 dpi or more",
     "extract": "find figures (embedded images, vector drawings) and their captions on each page; pair them by "
                "geometry and figure numbers, never by order",
     "panels": "split compound figures into panels and the caption into per-panel sub-captions; each figure "

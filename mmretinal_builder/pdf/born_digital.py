@@ -37,7 +37,7 @@ def build_page_model(page: pymupdf.Page, xref_digests: dict[int, bytes] | None =
     model = PageModel(number=page.number + 1, size=(float(rect.width), float(rect.height)),
                       rotation=int(page.rotation))
     tp = page.get_textpage(flags=TEXT_FLAGS)
-    model.lines = _lines(tp.extractDICT(), rot)
+    model.lines = _lines(tp.extractDICT(), rot, identity=not page.rotation)
     listed = page.get_images(full=True)
     if listed:
         model.images = _images(page, listed, rot, xref_digests if xref_digests is not None else {})
@@ -60,12 +60,17 @@ def _words(words: list[tuple], rot: pymupdf.Matrix | None) -> list[Any]:
     return out
 
 
-def _vis(box: Any, rot: pymupdf.Matrix) -> BBox:
+def _vis(box: Any, rot: pymupdf.Matrix | None) -> BBox:
+    """``box`` in the visible frame; ``rot`` None: the page is not rotated (the box as MuPDF gave it: a transform by
+    the identity would only turn -0.0 into 0.0, and costs a tenth of the page's reading time)."""
+    if rot is None:
+        return (box[0] + 0.0, box[1] + 0.0, box[2] + 0.0, box[3] + 0.0)
     r = pymupdf.Rect(box) * rot
     return (float(r.x0), float(r.y0), float(r.x1), float(r.y1))
 
 
-def _lines(d: dict[str, Any], rot: pymupdf.Matrix) -> list[TextLine]:
+def _lines(d: dict[str, Any], rot: pymupdf.Matrix, identity: bool = False) -> list[TextLine]:
+    vis_rot = None if identity else rot
     out: list[TextLine] = []
     bid = -1
     for block in d.get("blocks", []):
@@ -81,7 +86,7 @@ def _lines(d: dict[str, Any], rot: pymupdf.Matrix) -> list[TextLine]:
                 font = s.get("font", "")
                 flags = int(s.get("flags", 0))
                 spans.append(Span(
-                    text=text, bbox=_vis(s["bbox"], rot), font=font, size=float(s.get("size", 0.0)),
+                    text=text, bbox=_vis(s["bbox"], vis_rot), font=font, size=float(s.get("size", 0.0)),
                     bold=bool(flags & pymupdf.TEXT_FONT_BOLD) or bool(_BOLD_FONT.search(font)),
                     italic=bool(flags & pymupdf.TEXT_FONT_ITALIC) or bool(_ITALIC_FONT.search(font)),
                 ))
@@ -92,9 +97,10 @@ def _lines(d: dict[str, Any], rot: pymupdf.Matrix) -> list[TextLine]:
             vdx = dx * rot.a + dy * rot.c  # direction in the visible frame (linear part only)
             vdy = dx * rot.b + dy * rot.d
             first = line["spans"][0]
-            origin = pymupdf.Point(first.get("origin", (0.0, 0.0))) * rot
-            out.append(TextLine(text=text, bbox=_vis(line["bbox"], rot), spans=spans, block_id=bid,
-                                baseline=float(origin.y), horizontal=vdx > 0.99 and abs(vdy) < 0.02,
+            origin_y = first.get("origin", (0.0, 0.0))[1] + 0.0 if identity else \
+                (pymupdf.Point(first.get("origin", (0.0, 0.0))) * rot).y
+            out.append(TextLine(text=text, bbox=_vis(line["bbox"], vis_rot), spans=spans, block_id=bid,
+                                baseline=float(origin_y), horizontal=vdx > 0.99 and abs(vdy) < 0.02,
                                 direction=(round(vdx, 4), round(vdy, 4))))
     return out
 

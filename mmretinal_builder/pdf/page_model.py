@@ -51,7 +51,18 @@ class TextLine:
 
     @property
     def size(self) -> float:
-        """Font size of the line: the size carrying most characters (OCR: estimated from the box)."""
+        """Font size of the line: the size carrying most characters (OCR: estimated from the box).
+
+        Computed once per spans list (layout and caption code ask for it tens of times per line)."""
+        key = (id(self.spans), len(self.spans), self.bbox)
+        cached = self.__dict__.get("_size_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        value = self._font_size()
+        self.__dict__["_size_cache"] = (key, value)
+        return value
+
+    def _font_size(self) -> float:
         best: dict[float, int] = {}
         for s in self.spans:
             if s.text.strip():

@@ -39,6 +39,10 @@ class PageRecord(BaseModel):
     def page_model(self) -> PageModel:
         return page_from_dict(self.model)
 
+    def to_jsonable(self) -> dict[str, Any]:
+        """What :func:`mmretinal_builder.io.dumps` writes: ``model`` is plain JSON already (page_to_dict)."""
+        return {**self.model_dump(mode="json", exclude={"model"}), "model": self.model}
+
 
 class NativeImage(BaseModel):
     """The one embedded image a figure may be cut from at its own resolution (a placement on the page)."""

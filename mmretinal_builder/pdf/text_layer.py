@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -57,6 +58,9 @@ _COMMON_WORDS = frozenset(w for words in (
     "o os as do da dos das em no na com um uma que",
 ) for w in words.split())
 _CJK_SCRIPTS = ("zh", "ja", "ko", "chi", "jpn", "kor")
+_SPACE = re.compile(r"\s+")  # the same characters as str.isspace()
+#: one CJK or full-width character (is_hanzi or _cjk_or_fullwidth below, as a character class)
+_CJK = re.compile("[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff\u3000-\u30ff\uff00-\uffef\uac00-\ud7af]")
 
 
 @dataclass
@@ -127,30 +131,32 @@ def _rare(ch: str) -> bool:
 
 def assess_text(text: str, lang: str | None = None) -> TextLayerReport:
     """Classify a page's worth of extracted text (see the module docstring for the checks)."""
-    chars = [c for c in text if not c.isspace()]
-    n = len(chars)
+    # Every per-character check runs once per distinct character, weighted by its count: a page has thousands of
+    # characters but a few hundred distinct ones (the pages stage classifies every page of every book).
+    counts = Counter(_SPACE.sub("", text))
+    n = sum(counts.values())
     if n < MIN_CHARS:
         return TextLayerReport("none", "no-text", {"chars": float(n)})
     stats: dict[str, float] = {"chars": float(n)}
-    bad = sum(1 for c in chars if _bad(c)) / n
+    bad = sum(k for c, k in counts.items() if _bad(c)) / n
     stats["unmapped"] = round(bad, 4)
     if bad > MAX_BAD:
         return TextLayerReport("broken", "unmapped", stats)
-    wordlike = sum(1 for c in chars if c.isalnum()) / n
+    wordlike = sum(k for c, k in counts.items() if c.isalnum()) / n
     stats["wordlike"] = round(wordlike, 4)
     if wordlike < MIN_WORDLIKE:
         return TextLayerReport("broken", "rare-symbols", stats)
-    hanzi = [c for c in chars if is_hanzi(c)]
-    cjk = sum(1 for c in chars if _cjk_or_fullwidth(c))
+    hanzi = {c: k for c, k in counts.items() if is_hanzi(c)}
+    n_hanzi = sum(hanzi.values())
+    cjk = sum(k for c, k in counts.items() if _cjk_or_fullwidth(c))
     stats["cjk"] = round(cjk / n, 4)
-    latin_chars = [c for c in chars if not _cjk_or_fullwidth(c)]
-    rare = sum(1 for c in latin_chars if _rare(c)) / n
+    rare = sum(k for c, k in counts.items() if not _cjk_or_fullwidth(c) and _rare(c)) / n
     stats["rare"] = round(rare, 4)
     if rare > MAX_RARE and rare * n >= 2:
         return TextLayerReport("broken", "rare-symbols", stats)
-    if len(hanzi) >= MIN_HANZI:
+    if n_hanzi >= MIN_HANZI:
         common = common_hanzi()
-        share = sum(1 for c in hanzi if c in common) / len(hanzi)
+        share = sum(k for c, k in hanzi.items() if c in common) / n_hanzi
         stats["common_hanzi"] = round(share, 4)
         if share < MIN_COMMON_HANZI:
             return TextLayerReport("broken", "rare-hanzi", stats)
@@ -161,7 +167,7 @@ def assess_text(text: str, lang: str | None = None) -> TextLayerReport:
         if not want_cjk and cjk > 0.5 * n:
             return TextLayerReport("broken", "script-mismatch", stats)
     # Latin words: shape, function words, vowels
-    tokens = [t for t in re.split(r"[\s\u3000]+", "".join(" " if _cjk_or_fullwidth(c) else c for c in text)) if t]
+    tokens = [t for t in re.split(r"[\s\u3000]+", _CJK.sub(" ", text)) if t]
     if tokens:
         cores = [m.group("core") if (m := _TOKEN.match(t)) else t for t in tokens]
         total = sum(len(t) for t in tokens)
@@ -172,8 +178,8 @@ def assess_text(text: str, lang: str | None = None) -> TextLayerReport:
         words = [c.lower() for c in cores if c.isalpha()]
         if len(words) >= MIN_WORDS:
             function = sum(1 for w in words if w in _COMMON_WORDS) / len(words)
-            letters = [ch for w in words for ch in w]
-            vowels = sum(1 for ch in letters if ch in _VOWELS) / max(len(letters), 1)
+            letters = Counter("".join(words))
+            vowels = sum(k for ch, k in letters.items() if ch in _VOWELS) / max(sum(letters.values()), 1)
             stats["function_words"] = round(function, 4)
             stats["vowels"] = round(vowels, 4)
             if function < 0.03 and not 0.28 <= vowels <= 0.62:

@@ -260,6 +260,24 @@ def slow_page(paths: int = 20_000) -> bytes:
     return raw_pdf(objs)
 
 
+def one_line_pages(n: int = 3000) -> bytes:
+    """``n`` pages, each with one short line of its own (a page number, now and then a word): no image, no figure.
+
+    Their text layers are too short to count as text (``none``), so a reader that sends every such page to OCR
+    spends an hour on a file with nothing in it (issue 18: this file stalled a build); a text-only page is never
+    OCR'd."""
+    n_fixed = 3  # catalog, pages, font
+    kids = b" ".join(b"%d 0 R" % (n_fixed + 1 + 2 * i) for i in range(n))
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, n), FONT]
+    words = ("Notes", "Index", "Errata", "Blank")
+    for i in range(n):
+        line = f"- {i + 1} -" if i % 7 else f"{words[i // 7 % len(words)]} {i + 1}"
+        objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> "
+                    b"/Contents %d 0 R >>" % (n_fixed + 2 + 2 * i))
+        objs.append(stream(b"", _text_page_content([line], y0=60)))
+    return raw_pdf(objs)
+
+
 #: name -> (make(seed), level, expected reason, note). Errors first, then books that finish with a warning.
 _CORPUS: list[tuple[str, Callable[[int], bytes], str, str, str]] = [
     ("empty.pdf", lambda s: empty(), "error", "empty file", "zero bytes"),
@@ -281,6 +299,8 @@ _CORPUS: list[tuple[str, Callable[[int], bytes], str, str, str]] = [
     ("broken_font.pdf", lambda s: broken_font(), "warning", "MuPDF", "a TrueType font program of random bytes"),
     ("broken_pages.pdf", lambda s: broken_pages(), "warning", "MuPDF", "page-tree kids that are not pages"),
     ("slow_page.pdf", lambda s: slow_page(), "warning", "time limit", "20,000 vector paths piled on one spot"),
+    ("one_line_pages.pdf", lambda s: one_line_pages(), "warning", "text-only or blank pages are not",
+     "3,000 pages of one short line each: no page for OCR"),
 ]
 
 

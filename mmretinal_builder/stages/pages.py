@@ -68,7 +68,7 @@ class PagesStage(Stage):
                 ctx.warn(w)
             models, failed = self._read(book, ctx)
             own = {m.number: len(m.images) for m in models}  # before OCR adds the regions it finds on scans
-            reasons = self._ocr(book, models, ctx) if self.params.ocr else {}
+            reasons = self._ocr(book, models, ctx)
         repaired = book.mupdf_warnings()  # broken fonts, bad objects: what MuPDF repaired while reading
         if repaired:
             ctx.warn(repaired)
@@ -122,10 +122,6 @@ class PagesStage(Stage):
                 ctx.progress(i + 1, n)
         if models and len(failed) == len(models):
             raise BookError(ctx.book or "?", f"damaged: none of its {n} pages can be read ({first_problem})")
-        textless = sum(1 for m in models if m.text_layer != "ok")
-        if textless:
-            ctx.warn(f"{textless} of {len(models)} pages have no usable text layer (scanned or broken encoding): "
-                     "their captions can only be read by OCR")
         return models, failed
 
     @staticmethod
@@ -146,10 +142,16 @@ class PagesStage(Stage):
         """OCR of the pages the triage picks, in ``min(ocr_workers, ctx.processes)`` processes; returns
         page number -> why it was read, for the pages OCR did read."""
         p = self.params
-        reasons = ocr_reasons(models)
-        skipped = sum(1 for m in models if m.text_layer != "ok" and m.number not in reasons)
+        textless = sum(1 for m in models if m.text_layer != "ok")
+        reasons = ocr_reasons(models) if p.ocr else {}
+        skipped = textless - len(reasons)
         if skipped:
             ctx.count("pages:ocr-skipped", skipped)  # no image, no figure beside it: nothing for OCR to find
+        if textless:
+            why = (f"{len(reasons)} that can hold a figure or its caption are read by OCR, {skipped} text-only or "
+                   "blank pages are not" if p.ocr else "OCR is off (pages.ocr: false), their text is not read")
+            ctx.warn(f"{textless} of {len(models)} pages have no usable text layer (scanned or broken encoding): "
+                     f"{why}")
         if not reasons:
             return {}
         workers = p.ocr_workers or default_workers()

@@ -230,7 +230,7 @@ class PairStage(Stage):
             caption_bbox=rounded(cap_box), caption_page=cap.page,
             parts=[rounded(b) for b in sorted(pictures, key=lambda b: (b[1], b[0]))] if len(pictures) >= 2 else [],
             provenance=Provenance(
-                book=ctx.book or "", book_sha256=ctx.pdf.sha256 if ctx.book_path or ctx.book_obj else None,
+                book=ctx.book or "", book_sha256=ctx.book_sha256,
                 page=model.number, bbox=bbox, page_size=rounded(model.size), rule=structure,
                 text_layer=model.text_layer, dpi=None, scores={"pair_cost": mt.cost, "parts": float(len(pictures))},
                 caption_rule=caption_rule, pair_rule=mt.rule,

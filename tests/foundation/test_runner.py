@@ -107,3 +107,15 @@ def test_ray_executor_equals_local(tmp_path):
     Runner(recipe(), tmp_path / "local", show_progress=False).build([tmp_path])
     Runner(recipe(), tmp_path / "ray", workers=2, executor="ray", show_progress=False).build([tmp_path])
     assert snapshot(tmp_path / "local") == snapshot(tmp_path / "ray")
+
+
+def test_a_stage_is_made_once_per_parameters_and_keeps_their_order():
+    """Stages are reused across books; a mapping parameter keeps the order the recipe gave (the export's split
+    names decide ties in the split assignment)."""
+    from mmretinal_builder.shards import stage_instance
+
+    target = "mmretinal_builder.stages.export:ExportStage"
+    a = stage_instance(target, {"splits": {"train": 0.6, "test": 0.4}})
+    assert list(a.params.splits) == ["train", "test"]
+    assert stage_instance(target, {"splits": {"train": 0.6, "test": 0.4}}) is a
+    assert stage_instance(target, {"splits": {"train": 0.5, "test": 0.5}}) is not a
