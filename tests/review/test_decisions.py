@@ -142,3 +142,15 @@ def test_caption_edit_resplits_panel_captions(tmp_path):
     assert whole.caption.startswith("Fig. 0 Myopic fundus.") and a.figure_caption == whole.caption
     assert "Peripapillary atrophy" in a.caption and "Lacquer" not in a.caption and a.panel.caption == a.caption
     assert "Lacquer cracks" in b.caption and "Myopic fundus" in b.caption
+
+
+def test_tasks_prefill_the_modality_classify_gave_the_whole_figure(tmp_path):
+    from mmretinal_builder.review.labelstudio import figure_modalities
+
+    run = tmp_path / "run"
+    figs = make_run(run)
+    mods = figure_modalities(run)
+    assert set(mods) == {f.id for f in figs} and all(m == ("CFP", None) for m in mods.values())
+    data = task_data(figs[0], "/data/local-files/?d=x", mods[figs[0].id][0])
+    assert data["modality"] == "CFP" and data["panels_px"] == [[0, 0, 100, 100], [100, 0, 200, 100]]
+    assert prediction(figs[0], "CFP", 0.9)["result"][-1]["value"]["choices"] == ["CFP"]
