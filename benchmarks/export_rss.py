@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from mmretinal_builder.io import dumps, write_json  # noqa: E402
-from mmretinal_builder.schema import MODALITIES, Figure, Panel, Provenance, figure_id  # noqa: E402
+from mmretinal_builder.schema import MODALITIES, Figure, Panel, Provenance, figure_id, pairs_of  # noqa: E402
 
 LIMIT_BYTES = 2 * 1024**3
 
@@ -67,12 +67,12 @@ class FastStore:
 
 
 def write_run(run_dir: Path, pairs: int, books: int, seed: int) -> dict[str, int]:
-    """Generate the run directory (figures.jsonl streamed line by line, images in the store's layout)."""
+    """Generate the run directory (pairs.jsonl streamed line by line, images in the store's layout)."""
     rng = np.random.default_rng(seed)
     store = FastStore(run_dir)
     n_figs = n_pairs = img_bytes = 0
     run_dir.mkdir(parents=True, exist_ok=True)
-    with (run_dir / "figures.jsonl").open("w", encoding="utf-8") as f:
+    with (run_dir / "pairs.jsonl").open("w", encoding="utf-8") as f:
         while n_pairs < pairs:
             book = f"atlas_{n_figs % books:03d}.pdf"
             page = 1 + n_figs // books
@@ -84,8 +84,7 @@ def write_run(run_dir: Path, pairs: int, books: int, seed: int) -> dict[str, int
             prov = Provenance(book=book, page=page, bbox=bbox, page_size=[595.0, 842.0], rule="embedded-raster")
             caption = f"Fig. {page}-{n_figs} " + " ".join(rng.choice(WORDS, size=int(rng.integers(5, 60))))
             fig = Figure(id=fid, book=book, page=page, bbox=bbox, page_size=[595.0, 842.0], label=f"Fig. {page}",
-                         caption=caption, image=rel, image_size=[w, h], provenance=prov,
-                         modality=MODALITIES[n_figs % 4], modality_confidence=0.9)
+                         caption=caption, image=rel, image_size=[w, h], provenance=prov)
             if n_figs % 20 == 0 and pairs - n_pairs >= 2:  # 10% of pairs are panels with their own crop
                 panels = []
                 for i in range(2):
@@ -94,10 +93,10 @@ def write_run(run_dir: Path, pairs: int, books: int, seed: int) -> dict[str, int
                     panels.append(Panel(index=i, label="AB"[i], bbox=bbox, bbox_px=[0, 0, w // 2, h],
                                         image=store.put(pdata, "jpg"), caption=f"{caption} ({'AB'[i]})"))
                 fig.panels = panels
-                n_pairs += 2
-            else:
+            for p in pairs_of(fig, compound=False):  # what classify would have decided
+                p.modality, p.modality_confidence = MODALITIES[n_figs % 4], 0.9
+                f.write(dumps(p) + "\n")
                 n_pairs += 1
-            f.write(dumps(fig) + "\n")
             n_figs += 1
     write_json(run_dir / "run.json", {"recipe": {"name": "rss-benchmark", "license": "CC BY 4.0", "books": {},
                                                  "stages": []}, "books": []})

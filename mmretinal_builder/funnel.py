@@ -1,5 +1,6 @@
 """The run's report: the funnel (per stage, in / kept / dropped by reason), the problems of the books, and the
-summary files a finished build writes (``figures.jsonl``, ``rejects.jsonl``, ``errors.jsonl``, ``stats.json``).
+summary files a finished build writes (``pairs.jsonl``, ``figures.jsonl``, ``rejects.jsonl``, ``errors.jsonl``,
+``stats.json``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .io import iter_jsonl, write_json, write_jsonl
+from .schema import Figure, Pair, figures_of, pairs_of
 from .shards import RUN_SHARD, shard_dir
 
 
@@ -17,9 +19,12 @@ def funnel(shard_stats: list[dict[str, Any]], order: list[str]) -> dict[str, Any
     """Sum shard stats per stage (in recipe order) and keep the per-book rows."""
     per_stage: dict[str, dict[str, Any]] = {}
     for s in shard_stats:
-        agg = per_stage.setdefault(s["stage"], {"in": 0, "kept": 0, "dropped": Counter(), "counters": Counter()})
+        agg = per_stage.setdefault(s["stage"], {"in": 0, "kept": 0, "items_in": 0, "forms": False,
+                                                "dropped": Counter(), "counters": Counter()})
         agg["in"] += s["in"]
         agg["kept"] += s["kept"]
+        agg["items_in"] += s.get("items_in", s["in"])
+        agg["forms"] |= "items_in" in s  # a stage that forms items of another kind (pages -> figures -> pairs)
         agg["dropped"].update(s["dropped"])
         agg["counters"].update(s["counters"])
     stages = []
@@ -27,6 +32,7 @@ def funnel(shard_stats: list[dict[str, Any]], order: list[str]) -> dict[str, Any
         if name in per_stage:
             a = per_stage[name]
             stages.append({"stage": name, "in": a["in"], "kept": a["kept"],
+                           **({"items_in": a["items_in"]} if a["forms"] else {}),
                            "dropped": dict(sorted(a["dropped"].items())),
                            "counters": dict(sorted(a["counters"].items()))})
     per_book = sorted(
@@ -66,7 +72,13 @@ def write_report(run_dir: Path, order: list[str], books_total: int, alive: dict[
     """Write the summary files of a finished build and return its stats.
 
     ``alive``: shard key -> file name of the books that went through; ``final``: the last stage's items."""
-    write_jsonl(run_dir / "figures.jsonl", final)
+    # the final pairs (a run without the panels stage ends with figures: each is written as its pairs), and the
+    # figures they belong to
+    pairs = [q for item in final for q in ([item] if isinstance(item, Pair) else pairs_of(item))
+             ] if all(isinstance(i, Pair | Figure) for i in final) else []
+    figures = figures_of(pairs) if pairs or not final else final
+    write_jsonl(run_dir / "pairs.jsonl", pairs)
+    write_jsonl(run_dir / "figures.jsonl", figures)
     errors = sorted(errors, key=lambda e: (e.get("book", ""), e.get("stage", "")))
     shard_stats = [s for s in shard_stats if s.get("shard") in set(alive) | {RUN_SHARD}]
     report = problems(errors, shard_stats, alive, order)
@@ -81,6 +93,7 @@ def write_report(run_dir: Path, order: list[str], books_total: int, alive: dict[
     stats["books"] = {"total": books_total, "ok": len(alive), "failed": len(errors),
                       "warned": len({p["book"] for p in report if p["level"] == "warning"})}
     stats["problems"] = report
-    stats["figures"] = len(final)
+    stats["figures"] = len(figures)
+    stats["pairs"] = len(pairs)
     write_json(run_dir / "stats.json", stats)
     return stats

@@ -9,7 +9,8 @@ Run-directory layout (documented in ARCHITECTURE.md)::
                                   stats.json      written LAST: marks the shard done
       shards/_run/<NN>-<stage>/...               run-scope stages (dedup, export)
       images/ab/<sha256>.<ext>  every image once, by content hash
-      figures.jsonl            the final records (one figure per line)
+      pairs.jsonl              the final records (one image-text pair per line)
+      figures.jsonl            the figures of those pairs (one per line, with the ids of its pairs)
       rejects.jsonl            every drop of every stage, with reasons
       errors.jsonl             the run's report: books that failed (level "error", with the stage and the
                                problem) and warnings of books that finished (level "warning")
@@ -168,7 +169,8 @@ class Runner:
 
                     bar.add(1, name)
                     ctx = Context(run_dir=self.run_dir, stage=name, recipe_dir=self.recipe.base_dir,
-                                  book_meta=self._run_meta(), limits=self.recipe.limits,
+                                  books={p.name: self._book_meta(p.name, secrets=False) for p in pdfs},
+                                  limits=self.recipe.limits,
                                   progress=lambda d, t, n=name: bar.event("run", n, d, t),
                                   recipe=self.recipe.snapshot(), funnel=self._funnel_so_far(shard_stats, pdfs, alive))
                     run, out = run_shard(run_dir=self.run_dir, shard=RUN_SHARD, index=index, stage_name=name,
@@ -182,7 +184,7 @@ class Runner:
                 final = self._book_items(alive, state)
         stats = write_report(self.run_dir, self.names, len(pdfs), {book_key(p.name): p.name for p in alive}, final,
                              shard_stats, errors)
-        return BuildResult(self.run_dir, [p.name for p in alive], errors, len(final), stats)
+        return BuildResult(self.run_dir, [p.name for p in alive], errors, stats["figures"], stats)
 
     def _book_segment(self, seg: list[tuple[int, str, str, dict[str, Any]]], alive: list[Path],
                       state: dict[str, tuple[str, int | None]], hashes: dict[str, str],
@@ -214,15 +216,14 @@ class Runner:
                 out.extend(self._items(book_key(p.name), last))
         return out
 
-    def _book_meta(self, name: str) -> dict[str, Any]:
+    def _book_meta(self, name: str, secrets: bool = True) -> dict[str, Any]:
+        """A book's settings from the recipe, in one shape everywhere: its licence (else the recipe's), language,
+        title, and, for the book's own stages only, its password. Run-scope stages get every book's as
+        ``ctx.books``."""
         meta: dict[str, Any] = {"license": self.recipe.license}
         if name in self.recipe.books:
-            meta.update(self.recipe.books[name].model_dump(exclude_none=True))
+            meta.update(self.recipe.books[name].model_dump(exclude_none=True, exclude=None if secrets else {"password"}))
         return meta
-
-    def _run_meta(self) -> dict[str, Any]:
-        return {"license": self.recipe.license,
-                "books": {k: v.model_dump(exclude_none=True, exclude={"password"}) for k, v in self.recipe.books.items()}}
 
     def _funnel_so_far(self, shard_stats: list[dict[str, Any]], pdfs: list[Path], alive: list[Path]) -> dict[str, Any]:
         """The funnel of the stages run so far (what the export writes onto the dataset card)."""

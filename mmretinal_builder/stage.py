@@ -47,7 +47,8 @@ class Context:
     stage: str
     book: str | None = None  # file name of the book (None for run-scope stages)
     book_path: Path | None = None
-    book_meta: dict[str, Any] = field(default_factory=dict)  # licence, language... from the recipe
+    book_meta: dict[str, Any] = field(default_factory=dict)  # this book's licence, language... from the recipe
+    books: dict[str, dict[str, Any]] = field(default_factory=dict)  # run-scope: every book's book_meta, by name
     recipe_dir: Path | None = None
     progress: Callable[[int, int], None] | None = None  # (done, total) callback for long loops
     counters: Counter = field(default_factory=Counter)
@@ -167,7 +168,7 @@ STAGES: dict[str, str] = {
     "pages": "mmretinal_builder.stages.pages:PagesStage",
     "pair": "mmretinal_builder.stages.pair:PairStage",
     "crop": "mmretinal_builder.stages.crop:CropStage",
-    "panels": "mmretinal_builder.stages.panels:PanelStage",
+    "panels": "mmretinal_builder.stages.pairs:PanelPairStage",  # PanelStage, then its figures become pairs
     "clean": "mmretinal_builder.stages.clean:CleanTextStage",
     "classify": "mmretinal_builder.stages.classify:ClassifyStage",
     "quality": "mmretinal_builder.stages.quality:QualityStage",

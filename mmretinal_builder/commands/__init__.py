@@ -8,4 +8,5 @@ MODULES: list[str] = [
     "mmretinal_builder.commands.curation",
     "mmretinal_builder.commands.export",
     "mmretinal_builder.commands.review",
+    "mmretinal_builder.commands.trace",
 ]

@@ -44,8 +44,11 @@ def register(app: typer.Typer) -> None:
         for err in result.failed:
             typer.secho(f"failed: {err['book']} [{err.get('stage', '?')}]: {err['error']}", fg=typer.colors.RED,
                         err=True)
-        console.print(f"[bold]{result.figures}[/] figures from {len(result.books)} books -> {result.run_dir}")
-        console.print(f"  records: {result.run_dir / 'figures.jsonl'}")
+        pairs = result.stats.get("pairs", 0)
+        console.print(f"[bold]{result.figures}[/] figures ({pairs} pairs) from {len(result.books)} books -> "
+                      f"{result.run_dir}")
+        console.print(f"  records: {result.run_dir / 'pairs.jsonl'}, {result.run_dir / 'figures.jsonl'}")
+        console.print(f"  trace:   mmretinal trace {result.run_dir} PAIR_OR_FIGURE_ID")
         console.print(f"  funnel:  {result.run_dir / 'stats.json'}  (mmretinal stats {result.run_dir})")
         dataset = result.run_dir / "dataset"
         if dataset.exists():
@@ -98,7 +101,8 @@ def print_funnel(data: dict, per_book: bool = False) -> None:
     for s in data.get("stages", []):
         dropped = ", ".join(f"{k}: {v}" for k, v in s["dropped"].items()) or "-"
         counters = ", ".join(f"{k}: {v}" for k, v in s.get("counters", {}).items() if not k.startswith("_")) or "-"
-        table.add_row(s["stage"], str(s["in"]), str(s["kept"]), escape(dropped), escape(counters))
+        n_in = f"{s['in']} (from {s['items_in']})" if "items_in" in s else str(s["in"])
+        table.add_row(s["stage"], n_in, str(s["kept"]), escape(dropped), escape(counters))
     console.print(table)
     books = data.get("books")
     if books:

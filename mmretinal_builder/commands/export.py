@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @friendly_errors
     def export(
-        run_dir: Path = typer.Argument(..., help="a finished run directory (holds figures.jsonl)"),
+        run_dir: Path = typer.Argument(..., help="a finished run directory (holds pairs.jsonl)"),
         out: Path = typer.Option(..., "--out", "-o", help="dataset folder to write (new, or an earlier export)"),
         fmt: list[str] = typer.Option(["hf"], "--format", "-f",
                                       help="hf (parquet + dataset card) or flair-csv; repeat for both"),
@@ -74,8 +74,6 @@ def register(app: typer.Typer) -> None:
         if "flair-csv" in fmt:
             console.print(f"  FLAIR CSV: {out / 'mm_retinal.csv'}, {out / 'mm_retinal_categorical.csv'} "
                           f"({result.pairs} rows, images in {out / 'images'})")
-        for reason, n in sorted(result.skipped.items()):
-            console.print(f"  left out: {n} pairs ({reason})")
 
     @app.command()
     @friendly_errors

@@ -69,14 +69,15 @@ def print_report(result: dict[str, Any]) -> None:
 
 
 def panel_metrics(gt: Path, run_dir: Path) -> dict | None:
-    """Panel metrics when the run went through the panels stage and the ground truth has panel boxes."""
+    """Panel metrics of the panels stage's output (before curation drops any panel), when the run has one."""
     from ..evaluation.panels import evaluate_panels
+    from ..evaluation.stages import key_stages, stage_outputs
 
-    figures = (run_dir / "figures.jsonl").read_text(encoding="utf-8")
-    if '"panels": [{' not in figures:
+    view = key_stages(stage_outputs(run_dir)).get("panels")
+    if view is None:
         return None  # no panels stage in this run (e.g. --pdfs builds the extraction stages only)
-    res = evaluate_panels(gt, run_dir)
-    table = Table(title="panels (compound figures; matched retinal figures only)")
+    res = evaluate_panels(gt, run_dir, [f for figs in view.figures.values() for f in figs])
+    table = Table(title=f"panels (stage {view.name}: compound figures; matched retinal figures only)")
     for col in ("count exact", "compound count", "box IoU>=0.9", "labels", "sub-captions", "single false splits"):
         table.add_column(col, justify="right")
 
@@ -88,6 +89,55 @@ def panel_metrics(gt: Path, run_dir: Path) -> dict | None:
                   f"{res['single_false_splits']} of {res['single_figures']}")
     console.print(table)
     return res
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def print_stage_report(res: dict[str, Any]) -> None:
+    """Retinal figures stage by stage (overall), the per-document table, and what curation lost."""
+    table = Table(title="retinal figures, stage by stage (a loss shows where it happens)")
+    for col in ("stage", "figures", "pairs", "retinal found", "captions exact", "panel count exact",
+                "modality (retinal panels)", "non-retinal panels kept"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for s in res["stages"]:
+        c = s["counts"]
+        table.add_row(s["stage"], str(s["figures"]), str(s["pairs"] or "-"),
+                      f"{_fmt(s['retinal_found'])} ({c.get('found', 0)}/{c.get('retinal', 0)})",
+                      _fmt(s["caption_exact"]),
+                      _fmt(s["panel_count_exact"]) if s["has_pairs"] else "-",
+                      f"{_fmt(s['modality_accuracy'])} (n={c.get('modality_n', 0)})" if c.get("modality_n") else "-",
+                      f"{c.get('non_retinal_panels_kept', 0)}/{c['non_retinal_panels']}"
+                      if s["has_pairs"] and c.get("non_retinal_panels") else "-")
+    console.print(table)
+    keys = res["key_stages"]
+    views = [v for v in ("extract-side", "panels", "final") if v in keys]
+    doc = Table(title="per document: " + ", ".join(f"{v} = stage {keys[v]}" for v in views))
+    doc.add_column("document", justify="left", overflow="fold")
+    cap_views = [v for v in ("extract-side", "final") if v in keys]
+    cols = ([(f"found {v}", v, "found") for v in views] + [(f"captions {v}", v, "captions") for v in cap_views]
+            + [("panels (panels)", "panels", "panels")] * ("panels" in keys)
+            + [("modality final", "final", "modality")] * ("final" in keys))
+    for title, _, _ in cols:
+        doc.add_column(title, justify="right")
+    for d in res["documents"]:
+        st, row = d["stages"], [d["id"]]
+        for _, v, what in cols:
+            m = st.get(v)
+            if m is None:
+                row.append("-")
+            elif what == "found":
+                row.append(f"{_fmt(m['retinal_found'])} ({m['counts'].get('found', 0)}/{m['counts']['retinal']})")
+            else:
+                row.append(_fmt(m[{"captions": "caption_exact", "panels": "panel_count_exact",
+                                   "modality": "modality_accuracy"}[what]]))
+        doc.add_row(*row)
+    console.print(doc)
+    for loss in res["losses"]:
+        why = f"dropped by {loss['stage']}: {loss['reason']}" if loss.get("stage") else loss["reason"]
+        console.print(f"[red]lost after extraction[/] {loss['document']} p{loss['page']} {loss['label']} "
+                      f"({loss['figure']}): {why}")
 
 
 def register(app: typer.Typer) -> None:
@@ -105,7 +155,9 @@ def register(app: typer.Typer) -> None:
         json_out: Path = typer.Option(None, "--json-out", help="write the full report (per figure) as JSON"),
         show_errors: bool = typer.Option(False, "--show-errors", help="list missed figures and wrong captions"),
     ) -> None:
-        """Figure precision/recall/F1, caption accuracy and CER, pair F1 (also on retinal figures)."""
+        """Figure precision/recall/F1, caption accuracy and CER, pair F1 (also on retinal figures); with --run,
+        also every stage side by side (retinal figures found, captions exact, panel counts, modality of retinal
+        panels) per document, and the retinal figures lost after extraction with the stage that dropped them."""
         from ..evaluation.extraction import evaluate, load_ground_truth, load_predictions, write_report
 
         if (run is None) == (pdfs is None):
@@ -125,6 +177,10 @@ def register(app: typer.Typer) -> None:
             result = evaluate(docs, load_predictions(run), iou_threshold)
         print_report(result)
         if run is not None:
+            from ..evaluation.stages import evaluate_stages
+
+            result["by_stage"] = evaluate_stages(docs, run, iou_threshold)
+            print_stage_report(result["by_stage"])
             result["panels"] = panel_metrics(gt, run)
         if show_errors:
             for d in result["documents"]:

@@ -166,6 +166,7 @@ class ModalityResult:
     image_confidence: float = 0.0  # the image-only probability of image_modality
     cue_share: float = 0.0  # the strongest cue's share of the caption's modality mentions
     cue_terms: tuple[str, ...] = ()  # the words that named a modality, as matched (accents folded)
+    cells: tuple[int, int] | None = None  # (retinal, all) cells when a picture left whole was judged by its cells
 
     @property
     def retinal(self) -> bool:
@@ -215,14 +216,20 @@ def _argmax(p: dict[str, float]) -> str:
     return max(MODALITIES, key=lambda k: (p.get(k, 0.0), -MODALITIES.index(k)))
 
 
-def gutter_cells(img: np.ndarray, min_frac: float = 0.15) -> list[tuple[int, int, int, int]]:
+def gutter_cells(img: np.ndarray, min_frac: float = 0.15, min_px: int = 40,
+                 min_fill: float = 0.25) -> list[tuple[int, int, int, int]]:
     """Boxes ``(x0, y0, x1, y1)`` of the pictures in a grid separated by uniform white or black gutters.
 
-    Bands of content at least ``min_frac`` of the height are cut on full-width gutter rows, then each band
-    on full-height gutter columns. Fewer than two cells: ``[]``.
+    Bands of content at least ``min_frac`` of the height (and ``min_px``) are cut on full-width gutter rows,
+    then each band on full-height gutter columns. Gutters have the colour of the figure's margin: on a white
+    figure a black column inside a picture (a segmentation map's background) is no gutter. A cell less than
+    ``min_fill`` of which differs from the gutter colour is a fragment of one picture (the arcades of a vessel
+    map on its black canvas), not a picture: left out. Fewer than two cells: ``[]``.
     """
     grey = cv2.cvtColor(as_bgr(img), cv2.COLOR_BGR2GRAY)
     h, w = grey.shape
+    margin = np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]))
+    white_ok, black_ok = margin >= 25, margin <= 230  # a white margin: white gutters only, and the reverse
 
     def runs(gutter: np.ndarray, min_len: int) -> list[tuple[int, int]]:
         out, start = [], None
@@ -236,13 +243,40 @@ def gutter_cells(img: np.ndarray, min_frac: float = 0.15) -> list[tuple[int, int
         return out
 
     def is_gutter(lines: np.ndarray, axis: int) -> np.ndarray:
-        return ((lines > 230).mean(axis=axis) >= 0.98) | ((lines < 25).mean(axis=axis) >= 0.98)
+        return (white_ok & ((lines > 230).mean(axis=axis) >= 0.98)) | (black_ok & ((lines < 25).mean(axis=axis) >= 0.98))
+
+    def filled(sub: np.ndarray) -> bool:
+        background = np.zeros(sub.shape, bool)
+        if white_ok:
+            background |= sub > 230
+        if black_ok:
+            background |= sub < 25
+        return 1.0 - float(background.mean()) >= min_fill
 
     cells = []
-    for y0, y1 in runs(is_gutter(grey, 1), max(2, int(min_frac * h))):
-        for x0, x1 in runs(is_gutter(grey[y0:y1], 0), max(2, int(min_frac * w))):
-            cells.append((x0, y0, x1, y1))
+    for y0, y1 in runs(is_gutter(grey, 1), max(2, min_px, int(min_frac * h))):
+        for x0, x1 in runs(is_gutter(grey[y0:y1], 0), max(2, min_px, int(min_frac * w))):
+            if filled(grey[y0:y1, x0:x1]):
+                cells.append((x0, y0, x1, y1))
     return cells if len(cells) >= 2 else []
+
+
+def _regular_grid(cells: list[tuple[int, int, int, int]], img: np.ndarray, tolerance: float = 1.25,
+                  coverage: float = 0.5) -> bool:
+    """Whether the cells are tiles of one picture layout: laid out on a white figure (a page-coloured margin),
+    of one size (each side within ``tolerance`` of the median side), filling at least ``coverage`` of it. On a
+    black canvas the black gaps inside one picture (a vessel map's background between its arcades) look like
+    gutters too, and a diagram's column of small thumbnails is no grid of like tiles: neither counts."""
+    grey = cv2.cvtColor(as_bgr(img), cv2.COLOR_BGR2GRAY)
+    if np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])) < 200:
+        return False
+    ws = sorted(x1 - x0 for x0, _, x1, _ in cells)
+    hs = sorted(y1 - y0 for _, y0, _, y1 in cells)
+    mw, mh = ws[len(ws) // 2], hs[len(hs) // 2]
+    same = all(mw / tolerance <= w <= mw * tolerance for w in ws) and all(mh / tolerance <= h <= mh * tolerance
+                                                                          for h in hs)
+    area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in cells)
+    return same and area >= coverage * grey.shape[0] * grey.shape[1]
 
 
 def classify_image(img: np.ndarray, caption: str | None = None,
@@ -251,8 +285,11 @@ def classify_image(img: np.ndarray, caption: str | None = None,
     """Modality of one image (BGR/grey uint8), optionally helped by its caption.
 
     When the whole picture looks like no retinal class but splits on gutters into several pictures (a
-    compound figure the panel stage left whole), the cells are classified and the figure is retinal when
-    retinal cells cover at least half of the cells' area; its modality is their area-weighted majority.
+    compound figure the panel stage left whole), the cells are classified. In a grid of like-sized tiles on a
+    white figure the figure is retinal when any tile is: a fundus photograph beside its vessel segmentation or
+    heat map is still a fundus photograph (the maps must not outvote it). Otherwise (an irregular layout such
+    as a diagram holding a column of small thumbnails, or gaps on a black canvas) retinal cells must cover at
+    least half of the cells' area. The modality is the area-weighted majority of the retinal cells.
     """
     t = thresholds or ModalityThresholds()
     f = features or image_features(img)
@@ -269,14 +306,17 @@ def classify_image(img: np.ndarray, caption: str | None = None,
                            cues.get(cue, 0.0) if cue else 0.0, terms)
     if best != "other" or not split:
         return whole
-    cells = gutter_cells(img)
-    if not cells:
-        return whole
+    cells = gutter_cells(img, min_frac=0.08)  # tiles of a 1x8 strip are 1/8 of its width
+    grid = bool(cells) and _regular_grid(cells, img)
+    if not grid:
+        cells = gutter_cells(img)
+        if not cells:
+            return whole
     results = [(classify_image(img[y0:y1, x0:x1], caption, t, split=False), (x1 - x0) * (y1 - y0))
                for x0, y0, x1, y1 in cells]
     total = sum(a for _, a in results)
     retinal_area = sum(a for r, a in results if r.retinal)
-    if retinal_area < 0.5 * total:
+    if retinal_area == 0 or (not grid and retinal_area < 0.5 * total):
         return whole
     avg = {k: round(sum(r.probabilities[k] * a for r, a in results) / total, 4) for k in MODALITIES}
     votes = {m: sum(a for r, a in results if r.modality == m) for m in RETINAL}
@@ -285,7 +325,8 @@ def classify_image(img: np.ndarray, caption: str | None = None,
     img_votes = {m: sum(a for r, a in results if r.image_modality == m) for m in MODALITIES}
     img_mod = max(MODALITIES, key=lambda m: (img_votes[m], -MODALITIES.index(m)))
     img_conf = sum(r.image_confidence * a for r, a in results if r.image_modality == img_mod) / max(1, img_votes[img_mod])
-    return ModalityResult(mod, conf, avg, img_mod, cue, f, round(img_conf, 4), whole.cue_share, whole.cue_terms)
+    return ModalityResult(mod, conf, avg, img_mod, cue, f, round(img_conf, 4), whole.cue_share, whole.cue_terms,
+                          cells=(sum(r.retinal for r, _ in results), len(results)))
 
 
 def confusion_matrix(truth: list[str], pred: list[str]) -> dict[str, dict[str, int]]:

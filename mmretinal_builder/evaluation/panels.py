@@ -91,11 +91,12 @@ def _match_panels(gt_boxes: list[list[float]], preds: list[tuple[float, float, f
     return out
 
 
-def evaluate_panels(gt_path: str | Path, run_dir: str | Path) -> dict[str, Any]:
-    """Panel metrics of a run against a ground-truth file (see the module docstring)."""
+def evaluate_panels(gt_path: str | Path, run_dir: str | Path, figures: list[Figure] | None = None) -> dict[str, Any]:
+    """Panel metrics of a run against a ground-truth file (see the module docstring). ``figures``: score these
+    (e.g. the panels stage's output, before curation dropped panels) instead of ``figures.jsonl``."""
     docs = _load_gt(Path(gt_path))
-    fig_path = Path(run_dir) / "figures.jsonl"
-    figures = read_records(fig_path, Figure)
+    if figures is None:
+        figures = read_records(Path(run_dir) / "figures.jsonl", Figure)
     by_page: dict[tuple[str, int], list[Figure]] = defaultdict(list)
     for f in figures:
         by_page[(f.book, f.page)].append(f)

@@ -63,7 +63,7 @@ class CardFacts:
     modality_counts: dict[str, int]
     caption_words: list[int]
     funnel: dict[str, Any] | None  # the run's stats.json (or None when unavailable)
-    skipped: dict[str, int] = field(default_factory=dict)  # pairs left out of the export, by reason
+    pair_types: dict[str, int] = field(default_factory=dict)  # pairs per pair_type (figure, compound, panel)
     has_zh: bool = False
     text_layers: dict[str, int] = field(default_factory=dict)  # pairs per page text layer
     plots: dict[str, str] = field(default_factory=dict)  # plot title -> path relative to the card
@@ -167,10 +167,12 @@ STAGE_DESCRIPTIONS: dict[str, str] = {
     "crop": "cut each figure's image: its own pixels when it is one embedded image, else a render at 300 dpi or more",
     "extract": "find figures (embedded images, vector drawings) and their captions on each page; pair them by "
                "geometry and figure numbers, never by order",
-    "panels": "split compound figures into panels and the caption into per-panel sub-captions",
+    "panels": "split compound figures into panels and the caption into per-panel sub-captions; each figure "
+              "becomes its image-text pairs (the figure, or the whole figure and each panel)",
     "clean": "clean captions (citations, courtesy lines), split English / Chinese, tag ophthalmic entities",
-    "classify": "classify the modality (CFP, FFA, OCT, other)",
-    "quality": "filter low-quality and non-retinal images",
+    "classify": "classify each pair's modality (CFP, FFA, OCT, other) and drop non-retinal pictures (a figure "
+                "is kept when any of its panels is retinal)",
+    "quality": "filter low-quality images (too small, blank, blurry, extreme aspect)",
     "dedup": "merge near-duplicate images across the run",
     "review": "apply human review decisions (reject, edit caption, modality, panels)",
     "export": "write this dataset",
@@ -183,10 +185,13 @@ def _funnel_section(funnel: dict[str, Any] | None) -> list[str]:
     rows = []
     for s in funnel["stages"]:
         dropped = ", ".join(f"{k}: {v}" for k, v in s.get("dropped", {}).items()) or "-"
-        rows.append([s["stage"], STAGE_DESCRIPTIONS.get(s["stage"], ""), s["in"], s["kept"], dropped])
-    out = ["The pipeline ran these stages; each counts the figures it received, kept and dropped (with a "
-           "reason per drop), from the run's `stats.json`. The export then writes one row per panel of a "
-           "compound figure, so there are more pairs than figures.", "",
+        n_in = f"{s['in']} (formed from {s['items_in']})" if "items_in" in s else s["in"]
+        rows.append([s["stage"], STAGE_DESCRIPTIONS.get(s["stage"], ""), n_in, s["kept"], dropped])
+    out = ["The pipeline ran these stages; each counts the items it received, kept and dropped (with a "
+           "reason per drop), from the run's `stats.json`. A stage that forms items of another kind counts what it "
+           "formed from what it read: up to the panels stage an item is a figure, the panels stage turns each "
+           "figure into its image-text pairs, which every later stage counts. Each row's `lineage` column lists "
+           "the rule every stage applied to it.", "",
            _table(["stage", "what it does", "in", "kept", "dropped (reason: n)"], rows)]
     books = funnel.get("books")
     if books:
@@ -200,7 +205,8 @@ def _review_section(funnel: dict[str, Any] | None) -> list[str]:
     for s in (funnel or {}).get("stages", []):
         if s["stage"] != "review":
             continue
-        counters = {k: v for k, v in s.get("counters", {}).items() if not k.startswith("_") and v}
+        # the Filter's own keep:/mark: counts repeat the review counters
+        counters = {k: v for k, v in s.get("counters", {}).items() if not k.startswith(("_", "keep:", "mark:")) and v}
         dropped = {k: v for k, v in s.get("dropped", {}).items() if v}
         if not counters and not dropped:
             return []
@@ -221,15 +227,18 @@ def render_card(facts: CardFacts, version: str = "") -> str:
         f"# {facts.name}", "",
         f"{total} fundus image-text pairs extracted from {n_books} ophthalmology "
         f"book{'s' if n_books != 1 else ''} (PDF) by `mmretinal_builder`, in the spirit of MM-Retinal "
-        "(Wu et al., MICCAI 2024). Each row is a figure, or one panel of a multi-panel figure, with its "
-        "caption, modality, provenance (book, page, box) and the licence of its source.", "",
+        "(Wu et al., MICCAI 2024). Each row is a figure, the whole of a multi-panel figure, or one of its panels, "
+        "with its caption, modality, provenance (book, page, box), lineage (what each build stage decided) and "
+        "the licence of its source.", "",
         "```python", "from datasets import load_dataset", "",
         'ds = load_dataset("path/or/repo-id")  # a DatasetDict with the splits below',
         "```", "",
         "## Fields", "",
         _table(["column", "type", "description"],
-               [[f"`{c}`", _feature_type(c), d] for c, d in COLUMNS.items()]), "",
+               [[f"`{c.name}`", _feature_type(c.name), c.description] for c in COLUMNS]), "",
         f"`modality` is a class label: {', '.join(f'{i} = {m}' for i, m in enumerate(MODALITIES))}.", "",
+        "A figure with panels gives a row for the whole figure (`pair_type` compound, its full caption) and one "
+        "per panel (its sub-caption); filter on `pair_type` to train on one kind.", "",
         "## Splits", "",
         "Splits are made by book: all pairs of a book are in the same split, so no book's style or "
         "near-duplicate figures leak across splits.", "",
@@ -238,6 +247,8 @@ def render_card(facts: CardFacts, version: str = "") -> str:
                 for s, v in facts.splits.items()]), "",
         "## Statistics", "",
         _table(["modality", "pairs"], [[m, facts.modality_counts.get(m, 0)] for m in MODALITIES]), "",
+        _table(["pair_type", "pairs"], [[k, facts.pair_types.get(k, 0)] for k in ("figure", "compound", "panel")]),
+        "",
     ]
     words = sorted(facts.caption_words)
     if words:
@@ -248,11 +259,11 @@ def render_card(facts: CardFacts, version: str = "") -> str:
     body += ["## How it was built", "",
              "Built automatically from the books' PDF files by `mmretinal_builder` (a recipe of stages, "
              "deterministic: the same books and recipe give the same files). Every pair keeps its provenance "
-             "(column `provenance`: book, page, box, the rule that found it, scores, review).", "",
+             "(column `provenance`: book, page, box, the rule that found it, scores, review) and its lineage "
+             "(column `lineage`: every stage, in order, with the rule that decided and what it saw; "
+             "`mmretinal trace RUN_DIR PAIR_ID` prints it).", "",
              *_funnel_section(facts.funnel), ""]
     body += _review_section(facts.funnel)
-    if facts.skipped:
-        body += [f"Left out at export: {', '.join(f'{k}: {v}' for k, v in sorted(facts.skipped.items()))}.", ""]
     body += ["## Sources", "",
              _table(["book", "licence", "language", "pairs", "split"],
                     [[b, m.get("license") or "unknown", m.get("lang") or "-", m.get("pairs", 0), m.get("split", "-")]
@@ -278,7 +289,7 @@ def _feature_type(column: str) -> str:
         return "image"
     inner = getattr(feat, "feature", None)
     length = getattr(feat, "length", -1)
-    inner_t = getattr(inner, "dtype", "?")
+    inner_t = f"struct{{{', '.join(inner)}}}" if isinstance(inner, dict) else getattr(inner, "dtype", "?")
     return f"list[{inner_t}]" + (f" (length {length})" if length and length > 0 else "")
 
 

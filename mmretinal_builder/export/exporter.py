@@ -1,7 +1,8 @@
-"""Export a run: figure records -> rows -> book splits -> parquet shards / FLAIR CSV + dataset card.
+"""Export a run: pairs -> rows -> book splits -> parquet shards / FLAIR CSV + dataset card.
 
-Used by ``mmretinal export RUN_DIR`` (reads ``figures.jsonl``, ``run.json``, ``stats.json``) and by the
+Used by ``mmretinal export RUN_DIR`` (reads ``pairs.jsonl``, ``run.json``, ``stats.json``) and by the
 ``export`` stage at the end of ``mmretinal build`` (records in memory, funnel from the finished shards).
+Every pair becomes a row: what to keep was decided by the stages.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from .. import __version__
 from ..errors import BuilderError
 from ..io import atomic_write_text, iter_jsonl, read_json
-from ..schema import MODALITIES, Figure
+from ..schema import ITEM, MODALITIES, Figure, Pair
 from .card import CardFacts, card_metadata, licence_file, render_card, write_plots
 from .flair_csv import CAPTION_CSV, CATEGORICAL_CSV, write_flair_csv
 from .hf import DATA_DIR, write_parquet
@@ -33,7 +34,7 @@ OWNED = {"README.md", "LICENSE.md", DATA_DIR, "plots", "images", CAPTION_CSV, CA
 
 
 class NothingToExport(BuilderError):
-    """The run has no pair with an image (every figure dropped, or none found)."""
+    """The run has no pair (every figure dropped, or none found)."""
 
 
 @dataclass
@@ -54,7 +55,6 @@ class ExportResult:
     pairs: int
     splits: dict[str, dict[str, int]]  # hf splits written (empty ones left out)
     books: dict[str, str]  # book -> split
-    skipped: dict[str, int]
     files: list[str]  # written paths relative to out_dir, sorted
 
 
@@ -83,38 +83,35 @@ def _split_rows(rows: list[PairRow], ratios: dict[str, float], seed: int) -> tup
     return by_split, books
 
 
-def export_figures(figures: Iterable[Figure], run_dir: Path, out_dir: Path, *, recipe: dict[str, Any],
-                   funnel: dict[str, Any] | None, options: ExportOptions | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> ExportResult:
-    """Export figure records whose images live under ``run_dir`` into ``out_dir``."""
+def export_pairs(items: Iterable[Pair | Figure], run_dir: Path, out_dir: Path, *, recipe: dict[str, Any],
+                 funnel: dict[str, Any] | None, options: ExportOptions | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> ExportResult:
+    """Export pairs (or figures, each as its pairs) whose images live under ``run_dir`` into ``out_dir``."""
     opts = options or ExportOptions()
     bad = [f for f in opts.formats if f not in FORMATS]
     if bad or not opts.formats:
         raise BuilderError(f"export: unknown format {bad[0] if bad else '(none)'!r} (use {' or '.join(FORMATS)})")
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     check_out_dir(out_dir, run_dir)
-    skipped: Counter = Counter()
-    rows = build_rows(figures, recipe, skipped)
+    rows = build_rows(items, recipe)
     if not rows:
-        raise NothingToExport(f"{run_dir}: no pairs to export" +
-                              (f" ({', '.join(f'{k}: {v}' for k, v in skipped.items())} left out)" if skipped else ""))
+        raise NothingToExport(f"{run_dir}: no pairs to export")
     by_split, books = _split_rows(rows, opts.splits, opts.seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     splits: dict[str, dict[str, int]] = {}
     if "hf" in opts.formats:
         splits = write_parquet(by_split, run_dir, out_dir, shard_rows=opts.shard_rows,
                                shard_bytes=opts.shard_mb << 20, progress=progress)
-        _write_card(rows, books, splits, out_dir, recipe, funnel, dict(skipped), opts)
+        _write_card(rows, books, splits, out_dir, recipe, funnel, opts)
     if "flair-csv" in opts.formats:
         write_flair_csv(rows, run_dir, out_dir, progress=progress)
     files = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*")
                    if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out_dir).parts))
-    return ExportResult(out_dir, len(rows), splits, books, dict(skipped), files)
+    return ExportResult(out_dir, len(rows), splits, books, files)
 
 
 def _write_card(rows: list[PairRow], books: dict[str, str], splits: dict[str, dict[str, int]], out_dir: Path,
-                recipe: dict[str, Any], funnel: dict[str, Any] | None, skipped: dict[str, int],
-                opts: ExportOptions) -> None:
+                recipe: dict[str, Any], funnel: dict[str, Any] | None, opts: ExportOptions) -> None:
     per_book = Counter(r.book for r in rows)
     rbooks = recipe.get("books") or {}
     facts = CardFacts(
@@ -125,8 +122,8 @@ def _write_card(rows: list[PairRow], books: dict[str, str], splits: dict[str, di
         modality_counts={m: n for m, n in Counter(r.modality for r in rows).items() if m in MODALITIES},
         caption_words=[len(r.caption.split()) for r in rows],
         funnel=funnel,
-        skipped=skipped,
-        has_zh=any(r.caption_zh for r in rows),
+        pair_types=dict(Counter(r.values["pair_type"] for r in rows)),
+        has_zh=any(r.values["caption_zh"] for r in rows),
         text_layers=dict(Counter(r.extra.get("text_layer", "ok") for r in rows)),
     )
     plots_dir = out_dir / "plots"
@@ -193,10 +190,10 @@ def funnel_from_shards(run_dir: Path, before: str | None = None) -> dict[str, An
     return out
 
 
-def _iter_figures(path: Path) -> Iterator[Figure]:
+def _iter_items(path: Path) -> Iterator[Pair | Figure]:
     for n, obj in enumerate(iter_jsonl(path), 1):
         try:
-            yield Figure.model_validate(obj)
+            yield ITEM.validate_python(obj)
         except ValidationError as e:
             first = e.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
@@ -205,13 +202,12 @@ def _iter_figures(path: Path) -> Iterator[Figure]:
 
 def export_run(run_dir: Path, out_dir: Path, options: ExportOptions | None = None,
                progress: Callable[[int, int], None] | None = None) -> ExportResult:
-    """``mmretinal export``: export ``RUN_DIR/figures.jsonl`` with the run's recipe and funnel."""
+    """``mmretinal export``: export ``RUN_DIR/pairs.jsonl`` with the run's recipe and funnel."""
     run_dir = Path(run_dir)
-    figures_path = run_dir / "figures.jsonl"
-    if not figures_path.exists():
-        raise BuilderError(f"{run_dir}: not a finished run (no figures.jsonl)")
-    figures = _iter_figures(figures_path)
+    pairs_path = run_dir / "pairs.jsonl"
+    if not pairs_path.exists():
+        raise BuilderError(f"{run_dir}: not a finished run (no pairs.jsonl)")
     stats_path = run_dir / "stats.json"
     funnel = read_json(stats_path) if stats_path.exists() else None
-    return export_figures(figures, run_dir, out_dir, recipe=recipe_of(run_dir), funnel=funnel, options=options,
-                          progress=progress)
+    return export_pairs(_iter_items(pairs_path), run_dir, out_dir, recipe=recipe_of(run_dir), funnel=funnel,
+                        options=options, progress=progress)

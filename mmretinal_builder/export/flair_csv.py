@@ -54,7 +54,7 @@ def write_flair_csv(rows: list[PairRow], run_dir: Path, out_dir: Path,
             (staging / name).write_bytes(read_image_bytes(run_dir, r.image))
         rel = f"{IMAGES_DIR}/{name}"
         captions.append([rel, r.caption])
-        categorical.append([rel, "[]", repr([r.modality])])
+        categorical.append([rel, "[]", repr([r.modality] if r.modality else [])])
         if progress and n % 500 == 0:
             progress(n, len(rows))
     final = out_dir / IMAGES_DIR

@@ -2,7 +2,7 @@
 
 ``DATASET_DIR/data/{split}-{i:05d}-of-{n:05d}.parquet``: rows are written one small row group at a
 time, so memory holds a row group's images, never a split's. The Arrow schema (with the ``datasets``
-feature metadata, so ``ClassLabel`` and ``Image`` survive) comes from :func:`schema.hf_features`.
+feature metadata, so ``ClassLabel`` and ``Image`` survive) comes from :func:`schema.arrow_schema`.
 The files are byte-identical across runs: fixed row order, no timestamps, constant writer metadata.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BuilderError
-from ..schema import hf_features
+from ..schema import arrow_schema
 from .pairs import PairRow, read_image_bytes
 
 DATA_DIR = "data"
@@ -72,17 +72,12 @@ def plan_shards(rows_by_split: dict[str, list[PairRow]], run_dir: Path, shard_ro
     return shards
 
 
-def arrow_schema() -> Any:
-    """The Arrow schema of the exported tables, with the ``datasets`` features in its metadata."""
-    return hf_features().arrow_schema
-
-
 def _table(rows: list[PairRow], images: list[bytes], schema: Any) -> Any:
     import pyarrow as pa
 
     cols: dict[str, list[Any]] = {name: [] for name in schema.names}
     for r, data in zip(rows, images, strict=True):
-        values = r.column_values()
+        values = dict(r.values)
         values["image"] = {"bytes": data, "path": f"{r.pair_id}.{r.image.ext}"}
         for name in schema.names:
             cols[name].append(values[name])

@@ -1,21 +1,21 @@
-"""Figure records -> dataset rows: one row per panel when a figure has panels, else one per figure.
+"""Pairs -> dataset rows: one row per pair, the cells read off the pair by :data:`schema.COLUMNS`.
 
-Rows carry everything of :data:`~mmretinal_builder.schema.COLUMNS` except the image bytes, which are
-read shard by shard later (:class:`ImageRef` says where from), so a whole run's rows fit in memory.
+The export decides nothing: which pairs exist (a figure, the whole of a compound figure, each panel), their
+captions, modality and flags were decided by the stages and are in the pairs' lineage. A row holds every
+column's value except the image bytes, which are read shard by shard later (:class:`ImageRef` says where
+from), so a whole run's rows fit in memory.
 """
 
 from __future__ import annotations
 
 import io
-import json
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import BuilderError
-from ..schema import MODALITIES, Figure, Panel, pair_id
+from ..schema import MODALITIES, Figure, Pair, pairs_of, row_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,48 +32,38 @@ class ImageRef:
 
 @dataclass(slots=True)
 class PairRow:
-    """One exported pair without its image bytes (see :data:`schema.COLUMNS` for the meaning)."""
+    """One exported pair without its image bytes: ``values`` has a cell for every column but ``image``."""
 
-    pair_id: str
-    figure_id: str
+    values: dict[str, Any]
     image: ImageRef
-    caption: str
-    caption_zh: str
-    figure_caption: str
-    figure_label: str
-    panel_label: str
-    modality: str
-    modality_confidence: float | None
-    entities: list[str]
-    book: str
-    page: int
-    bbox: list[float]
-    page_size: list[float]
-    provenance: str
-    license: str
     split: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # card-only facts (text layer), not exported
 
-    def column_values(self) -> dict[str, Any]:
-        """Values of every exported column except ``image``."""
-        return {
-            "pair_id": self.pair_id,
-            "figure_id": self.figure_id,
-            "caption": self.caption,
-            "caption_zh": self.caption_zh,
-            "figure_caption": self.figure_caption,
-            "figure_label": self.figure_label,
-            "panel_label": self.panel_label,
-            "modality": MODALITIES.index(self.modality),
-            "modality_confidence": self.modality_confidence,
-            "entities": self.entities,
-            "book": self.book,
-            "page": self.page,
-            "bbox": self.bbox,
-            "page_size": self.page_size,
-            "provenance": self.provenance,
-            "license": self.license,
-        }
+    @property
+    def pair_id(self) -> str:
+        return self.values["pair_id"]
+
+    @property
+    def figure_id(self) -> str:
+        return self.values["figure_id"]
+
+    @property
+    def book(self) -> str:
+        return self.values["book"]
+
+    @property
+    def page(self) -> int:
+        return self.values["page"]
+
+    @property
+    def caption(self) -> str:
+        return self.values["caption"]
+
+    @property
+    def modality(self) -> str | None:
+        """The class name (the cell holds its index)."""
+        m = self.values["modality"]
+        return None if m is None else MODALITIES[m]
 
 
 def licence_of(book: str, recipe: dict[str, Any]) -> str:
@@ -82,112 +72,45 @@ def licence_of(book: str, recipe: dict[str, Any]) -> str:
     return str(meta.get("license") or recipe.get("license") or "unknown")
 
 
-def _entities(fig: Figure, caption: str, panel: Panel | None) -> list[str]:
-    """Canonical entity names (the lexicon id, else the mention) then keywords, unique in order.
-
-    A panel cleaned on its own uses its own entities; otherwise it keeps the figure's entities mentioned in its
-    caption (the figure's entities may belong to other panels).
-    """
-    text = panel.text if panel is not None and panel.text is not None else fig.text
-    if text is None:
-        return []
-    if text is not fig.text:
-        panel = None  # the panel's own entities: no filtering needed
-    found = [(str(e.get("id") or e.get("text") or "").strip(), str(e.get("text") or "").strip())
-             for e in text.entities]
-    found += [(k.strip(), k.strip()) for k in text.keywords]
-    out: list[str] = []
-    low = caption.lower()
-    for name, mention in found:
-        if not name or name in out:
-            continue
-        if panel is None or (mention and mention.lower() in low) or name.lower() in low:
-            out.append(name)
-    return out
+def image_ref(pair: Pair) -> ImageRef | None:
+    """Where the pair's picture is: its own file, or the figure image cut to the panel box."""
+    if pair.panel is not None and pair.panel.image:
+        return ImageRef(pair.panel.image)
+    if not pair.figure.image:
+        return None
+    if pair.panel is not None:
+        x0, y0, x1, y1 = (int(v) for v in pair.panel.bbox_px)
+        return ImageRef(pair.figure.image, (x0, y0, x1, y1))
+    return ImageRef(pair.figure.image)
 
 
-def _provenance(fig: Figure, panel: Panel | None) -> str:
-    prov = fig.provenance.model_dump(mode="json")
-    prov["review"] = fig.review
-    prov["quality_flags"] = sorted(set(fig.quality_flags) | set(panel.quality_flags if panel else []))
-    prov["duplicates"] = fig.duplicates
-    if panel is not None:
-        prov["panel"] = {"index": panel.index, "label_source": panel.label_source, "bbox_px": panel.bbox_px}
-    return json.dumps(prov, sort_keys=True, ensure_ascii=False, allow_nan=False)
+def pair_row(pair: Pair, licence: str) -> PairRow:
+    """The row of one pair. A pair without any image (a vector figure never rendered) cannot be a row: that is a
+    run that skipped the crop, an error, not something to leave out quietly."""
+    ref = image_ref(pair)
+    if ref is None:
+        raise BuilderError(f"{pair.figure.book}: pair {pair.id} has no image to export")
+    return PairRow(row_values(pair, licence), ref, extra={"text_layer": pair.figure.provenance.text_layer})
 
 
-def _round(values: list[float]) -> list[float]:
-    return [round(float(v), 2) for v in values]
+def as_pairs(items: Iterable[Pair | Figure]) -> Iterable[Pair]:
+    """Pairs as they are; a figure (a run without the panels stage) as its pairs."""
+    for item in items:
+        yield from ([item] if isinstance(item, Pair) else pairs_of(item))
 
 
-def figure_rows(fig: Figure, licence: str, skipped: Counter | None = None) -> list[PairRow]:
-    """The rows of one figure. Left out (and counted in ``skipped``): pairs without any image, and panels
-    judged non-retinal (``panel.retinal is False``)."""
-    skipped = skipped if skipped is not None else Counter()
-    text = fig.text
-    full = (text.en if text is not None and text.en else None) or fig.caption or ""
-    zh = (text.zh if text is not None and text.zh else "") or ""
-    rows = []
-    units: list[Panel | None] = list(sorted(fig.panels, key=lambda p: p.index)) if fig.panels else [None]
-    for panel in units:
-        if panel is not None and panel.retinal is False:
-            # stages drop whole figures; a panel judged non-retinal on its own can only be left out here
-            skipped["non-retinal-panel"] += 1
-            continue
-        if panel is None:
-            caption = full
-            ref = ImageRef(fig.image) if fig.image else None
-        else:
-            # the panel's own sub-caption (preamble + its part) is what describes the panel image;
-            # cleaned (citations, courtesy lines removed) when the clean stage handled the panel
-            ptext = panel.text
-            caption = (ptext.en if ptext is not None and ptext.en else None) or panel.caption or full
-            if panel.image:
-                ref = ImageRef(panel.image)
-            elif fig.image:
-                x0, y0, x1, y1 = (int(v) for v in panel.bbox_px)
-                ref = ImageRef(fig.image, (x0, y0, x1, y1))
-            else:
-                ref = None
-        if ref is None:
-            skipped["no-image"] += 1
-            continue
-        modality = (panel.modality if panel is not None and panel.modality else None) or fig.modality or "other"
-        conf = panel.modality_confidence if panel is not None and panel.modality else fig.modality_confidence
-        rows.append(PairRow(
-            pair_id=pair_id(fig, panel),
-            figure_id=fig.id,
-            image=ref,
-            caption=caption,
-            caption_zh=(panel.text.zh or "") if panel is not None and panel.text is not None and panel.text.zh
-            else zh,
-            figure_caption=full,
-            figure_label=fig.label or "",
-            panel_label=(panel.label or "") if panel is not None else "",
-            modality=modality,
-            modality_confidence=None if conf is None else round(float(conf), 4),
-            entities=_entities(fig, caption, panel),
-            book=fig.book,
-            page=fig.page,
-            bbox=_round(panel.bbox if panel is not None else fig.bbox),
-            page_size=_round(fig.page_size),
-            provenance=_provenance(fig, panel),
-            license=licence,
-            extra={"text_layer": fig.provenance.text_layer},
-        ))
-    return rows
-
-
-def build_rows(figures: Iterable[Figure], recipe: dict[str, Any], skipped: Counter | None = None) -> list[PairRow]:
-    """All rows of a run in a fixed order (book, page, figure id, panel index)."""
+def build_rows(items: Iterable[Pair | Figure], recipe: dict[str, Any]) -> list[PairRow]:
+    """All rows of a run in a fixed order (book, page, figure id, the whole figure before its panels)."""
     rows: list[PairRow] = []
-    for fig in figures:  # consumed one by one: a generator over figures.jsonl never piles up records
-        rows.extend(figure_rows(fig, licence_of(fig.book, recipe), skipped))
-    rows.sort(key=lambda r: (r.book, r.page, r.figure_id))  # stable: panels stay in index order
+    order: dict[str, int] = {}
+    for pair in as_pairs(items):  # consumed one by one: a generator over pairs.jsonl never piles up records
+        rows.append(pair_row(pair, licence_of(pair.figure.book, recipe)))
+        order[pair.id] = pair.panel.index if pair.panel is not None else -1
+    rows.sort(key=lambda r: (r.book, r.page, r.figure_id, order[r.pair_id]))
     seen: set[str] = set()
     for r in rows:
         if r.pair_id in seen:
-            raise BuilderError(f"figures: pair id {r.pair_id} appears twice (figure {r.figure_id} listed twice?)")
+            raise BuilderError(f"pairs: pair id {r.pair_id} appears twice (figure {r.figure_id} listed twice?)")
         seen.add(r.pair_id)
     return rows
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import BuilderError
 from ..io import read_records
-from ..schema import Figure
+from ..schema import Figure, Pair
 from .decisions import Decision, DecisionStore, decision_from_annotation
 from .tasks import MODEL_VERSION, image_url, prediction, task_data
 
@@ -104,10 +104,21 @@ def load_figures(run_dir: Path) -> list[Figure]:
     return read_records(path, Figure)
 
 
+def figure_modalities(run_dir: Path) -> dict[str, tuple[str | None, float | None]]:
+    """Figure id -> (modality, confidence) classify gave the whole figure (its figure-level pair)."""
+    path = Path(run_dir) / "pairs.jsonl"
+    out: dict[str, tuple[str | None, float | None]] = {}
+    for p in read_records(path, Pair) if path.exists() else []:
+        if p.panel is None or p.figure.id not in out:
+            out[p.figure.id] = (p.modality, p.modality_confidence)
+    return out
+
+
 def push(run_dir: Path, project: LabelStudioProject, document_root: Path | None) -> PushReport:
     """Create tasks for new pairs, update changed ones, leave the rest: pushing twice creates no duplicates."""
     run_dir = Path(run_dir).resolve()
     figures = [f for f in load_figures(run_dir) if f.image]
+    modalities = figure_modalities(run_dir)
     if document_root is not None:
         project.ensure_local_storage(run_dir / "images")
     existing = {}
@@ -117,12 +128,13 @@ def push(run_dir: Path, project: LabelStudioProject, document_root: Path | None)
             existing[pid] = t
     new, updated, unchanged = [], 0, 0
     for fig in figures:
-        data = task_data(fig, image_url(run_dir, fig.image or "", document_root))
+        modality, confidence = modalities.get(fig.id, (None, None))
+        data = task_data(fig, image_url(run_dir, fig.image or "", document_root), modality)
         old = existing.get(fig.id)
         if old is None:
-            new.append({"data": data, "predictions": [prediction(fig)]})
+            new.append({"data": data, "predictions": [prediction(fig, modality, confidence)]})
         elif (old.get("data") or {}).get("content_hash") != data["content_hash"]:
-            project.replace_task(old["id"], data, prediction(fig))
+            project.replace_task(old["id"], data, prediction(fig, modality, confidence))
             updated += 1
         else:
             unchanged += 1

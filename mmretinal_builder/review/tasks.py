@@ -28,8 +28,9 @@ def image_url(run_dir: Path, image_rel: str, document_root: Path | None) -> str:
     return f"/data/local-files/?d={quote(rel.as_posix())}"
 
 
-def task_data(fig: Figure, url: str) -> dict[str, Any]:
-    """The task's data: what the reviewer sees plus what the pull needs to interpret the annotation."""
+def task_data(fig: Figure, url: str, modality: str | None = None) -> dict[str, Any]:
+    """The task's data: what the reviewer sees plus what the pull needs to interpret the annotation.
+    ``modality``: what classify decided for the whole figure (its figure-level pair)."""
     w, h = fig.image_size or [0, 0]
     data = {
         "pair_id": fig.id,
@@ -41,7 +42,7 @@ def task_data(fig: Figure, url: str) -> dict[str, Any]:
         "page": fig.page,
         "label": fig.label or "(no label)",
         "caption": fig.caption or "",
-        "modality": fig.modality or "other",
+        "modality": modality or "other",
         "panels_px": [p.bbox_px for p in fig.panels],
     }
     data["content_hash"] = hashlib.sha256(json.dumps({k: v for k, v in data.items() if k != "image"},
@@ -49,7 +50,7 @@ def task_data(fig: Figure, url: str) -> dict[str, Any]:
     return data
 
 
-def prediction(fig: Figure) -> dict[str, Any]:
+def prediction(fig: Figure, modality: str | None = None, confidence: float | None = None) -> dict[str, Any]:
     """Pre-filled regions and fields, shown to reviewers as the starting point."""
     w, h = fig.image_size or [1, 1]
     result: list[dict[str, Any]] = []
@@ -64,5 +65,5 @@ def prediction(fig: Figure) -> dict[str, Any]:
     result.append({"id": "caption", "from_name": "caption", "to_name": "image", "type": "textarea",
                    "value": {"text": [fig.caption or ""]}})
     result.append({"id": "modality", "from_name": "modality", "to_name": "image", "type": "choices",
-                   "value": {"choices": [fig.modality or "other"]}})
-    return {"model_version": MODEL_VERSION, "score": float(fig.modality_confidence or 0.0), "result": result}
+                   "value": {"choices": [modality or "other"]}})
+    return {"model_version": MODEL_VERSION, "score": float(confidence or 0.0), "result": result}

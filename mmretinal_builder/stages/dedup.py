@@ -1,10 +1,10 @@
 """The ``dedup`` stage (scope "run"): near-duplicate pictures across all books of a run.
 
-Every unit (figure without panels, or panel) is fingerprinted (:mod:`~mmretinal_builder.curation.phash`);
-its pHash (hex) goes to ``phash``. Near-duplicate groups (:mod:`~mmretinal_builder.curation.dedup`) keep
-their largest picture; the kept unit lists the merged pair ids in ``duplicates``, the others are dropped
-with reason ``duplicate`` and the kept pair id as detail (a panel is removed from its figure; a figure
-left without panels is dropped).
+Every pair (a figure, the whole of a compound figure, a panel) is fingerprinted
+(:mod:`~mmretinal_builder.curation.phash`); its pHash (hex) goes to ``phash``. Near-duplicate groups
+(:mod:`~mmretinal_builder.curation.dedup`; pairs of one figure are never duplicates of each other) keep their
+largest picture: the kept pair lists the merged pair ids in ``duplicates`` (rule ``kept-largest``), the others
+are dropped with reason ``duplicate`` and the kept pair id in the detail.
 
 Counters: ``units``, ``candidates`` (hash neighbours), ``filtered`` (after the structure-hash, aspect and
 same-figure rules), ``verified`` (pixel check passed), ``duplicates``, ``groups``.
@@ -18,55 +18,57 @@ import numpy as np
 from pydantic import Field
 
 from ..curation.dedup import DedupThresholds, Item, caption_hash, find_duplicates
+from ..curation.filter import Filter, Verdict, drop, keep, load_pair_image
 from ..curation.phash import fingerprint, thumbnail, to_hex
-from ..curation.units import Unit, apply_panel_drops, load_unit_image, units
 from ..errors import BuilderError
-from ..schema import Figure
-from ..stage import Context, Params, Stage
+from ..schema import Pair
+from ..stage import Context, Params
 
 
 class DedupParams(Params):
     thresholds: DedupThresholds = Field(default_factory=DedupThresholds)
 
 
-def _caption(unit: Unit) -> str | None:
-    text = unit.panel.text if unit.panel is not None else unit.figure.text
-    if text is not None and (text.en or text.zh):
-        return " ".join(t for t in (text.en, text.zh) if t)
-    return unit.caption
+def _caption(pair: Pair) -> str | None:
+    if pair.text is not None and (pair.text.en or pair.text.zh):
+        return " ".join(t for t in (pair.text.en, pair.text.zh) if t)
+    return pair.source_caption
 
 
-class DedupStage(Stage):
+class DedupStage(Filter):
     name: ClassVar[str] = "dedup"
     scope: ClassVar[Literal["book", "run"]] = "run"
     Params: ClassVar[type[Params]] = DedupParams
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: pairs
 
-    def run(self, items: list[Figure], ctx: Context) -> list[Figure]:
+    def decide(self, pairs: list[Pair], ctx: Context) -> list[Verdict]:
         p: DedupParams = self.params  # type: ignore[assignment]
-        figs = sorted(items, key=lambda f: (f.book, f.page, f.id))
-        all_units: list[Unit] = []
+        def where(i: int) -> tuple[str, int, str, int]:
+            q = pairs[i]
+            return (q.figure.book, q.figure.page, q.figure.id, q.panel.index if q.panel is not None else -1)
+
+        order = sorted(range(len(pairs)), key=where)
+        seen: list[Pair] = []
         dedup_items: list[Item] = []
-        total = sum(max(1, len(f.panels)) for f in figs)
-        for fig in figs:
-            for unit in units(fig):
-                try:
-                    img = load_unit_image(ctx, unit)
-                except BuilderError as e:
-                    ctx.warn(f"dedup skips {unit.key}: {e}")
-                    ctx.count("unreadable")
-                    continue
-                fp = fingerprint(img)
-                (unit.panel if unit.panel is not None else fig).phash = to_hex(fp.phash)
-                all_units.append(unit)
-                dedup_items.append(Item(unit.key, fig.id, int(img.shape[0] * img.shape[1]),
-                                        caption_hash(_caption(unit)), fp))
-                if ctx.progress:
-                    ctx.progress(len(all_units), total)
-        ctx.count("units", len(all_units))
+        for i in order:
+            pair = pairs[i]
+            try:
+                img = load_pair_image(ctx, pair)
+            except BuilderError as e:
+                ctx.warn(f"dedup skips {pair.id}: {e}")
+                ctx.count("unreadable")
+                continue
+            fp = fingerprint(img)
+            pair.phash = to_hex(fp.phash)
+            seen.append(pair)
+            dedup_items.append(Item(pair.id, pair.figure.id, int(img.shape[0] * img.shape[1]),
+                                    caption_hash(_caption(pair)), fp))
+            if ctx.progress:
+                ctx.progress(len(seen), len(pairs))
+        ctx.count("units", len(seen))
 
         def thumb(i: int) -> np.ndarray:
-            return thumbnail(load_unit_image(ctx, all_units[i]))
+            return thumbnail(load_pair_image(ctx, seen[i]))
 
         res = find_duplicates(dedup_items, thumb, p.thresholds)
         ctx.count("candidates", res.candidates)
@@ -75,21 +77,11 @@ class DedupStage(Stage):
         ctx.count("groups", len(res.keepers))
         ctx.count("duplicates", len(res.dropped))
 
-        for keep, dups in res.keepers.items():
-            target = all_units[keep].panel or all_units[keep].figure
-            target.duplicates = sorted(set(target.duplicates) | {all_units[d].key for d in dups})
-        drops_by_fig: dict[str, dict[int, tuple[str, str | None]]] = {}
-        fig_dropped: dict[str, str] = {}
-        for d, keep in res.dropped.items():
-            u = all_units[d]
-            if u.panel is None:
-                fig_dropped[u.figure.id] = all_units[keep].key
-            else:
-                drops_by_fig.setdefault(u.figure.id, {})[u.panel.index] = ("duplicate", all_units[keep].key)
-        out = []
-        for fig in figs:
-            if fig.id in fig_dropped:
-                ctx.drop(fig, "duplicate", fig_dropped[fig.id])
-            elif apply_panel_drops(ctx, fig, drops_by_fig.get(fig.id, {})):
-                out.append(fig)
-        return out
+        verdicts: dict[str, Verdict] = {}
+        for k, dups in res.keepers.items():
+            target = seen[k]
+            target.duplicates = sorted(set(target.duplicates) | {seen[d].id for d in dups})
+            verdicts[target.id] = keep("kept-largest", merged=target.duplicates, phash=target.phash)
+        for d, k in res.dropped.items():
+            verdicts[seen[d].id] = drop("duplicate", of=seen[k].id, phash=seen[d].phash)
+        return [verdicts.get(q.id) or keep("unique", phash=q.phash) for q in pairs]

@@ -1,8 +1,9 @@
 """The ``quality`` stage: too small, blank or uniform, blurry, extreme aspect ratio.
 
-Every unit (figure without panels, or panel) gets its ``quality_flags``; a unit whose flags include one
-listed in ``drop`` is dropped with ``quality:<flag>`` (the first such flag), the measures in the detail.
-Each flag is counted (``quality:<flag>``) whether it drops or not.
+Every pair (a figure, the whole of a compound figure, a panel) is measured on its own picture and gets its
+``quality_flags``; a pair whose flags include one listed in ``drop`` is dropped with ``quality:<flag>`` (the
+first such flag), the measures in the detail; other flags mark it. Each flag is counted (``quality:<flag>``)
+whether it drops or not.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from ..curation.filter import Filter, Verdict, drop, keep, load_pair_image, mark
 from ..curation.quality import measure, quality_flags
-from ..curation.units import Drop, Unit, filter_by_unit, load_unit_image
 from ..errors import BuilderError
-from ..schema import Figure
-from ..stage import Context, Params, Stage
+from ..schema import Pair
+from ..stage import Context, Params
 
 QualityFlag = Literal["too-small", "blank", "blurry", "extreme-aspect"]
 
@@ -29,32 +30,29 @@ class QualityParams(Params):
                                     description="flags that drop the pair (others are only recorded)")
 
 
-class QualityStage(Stage):
+class QualityStage(Filter):
     name: ClassVar[str] = "quality"
     scope: ClassVar[Literal["book", "run"]] = "book"
     Params: ClassVar[type[Params]] = QualityParams
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"  # 3: pairs (the whole of a compound figure is measured too)
 
-    def run(self, items: list[Figure], ctx: Context) -> list[Figure]:
-        return filter_by_unit(items, ctx, lambda unit: self._judge(unit, ctx))
-
-    def _judge(self, unit: Unit, ctx: Context) -> Drop | None:
-        """Measure one unit, record its flags; return a drop when a flag in ``drop`` fired."""
+    def judge(self, pair: Pair, ctx: Context) -> Verdict:
+        """Measure one pair's picture, record its flags; drop it when a flag in ``drop`` fired."""
         p: QualityParams = self.params  # type: ignore[assignment]
         try:
-            img = load_unit_image(ctx, unit)
+            img = load_pair_image(ctx, pair)
         except BuilderError as e:
             ctx.warn(str(e))
-            return "image-unreadable", str(e)
+            return drop("image-unreadable", error=str(e))
         m = measure(img)
         flags = quality_flags(m, min_side=p.min_side, min_std=p.min_std, min_sharpness=p.min_sharpness,
                               max_aspect=p.max_aspect)
-        target = unit.panel if unit.panel is not None else unit.figure
-        target.quality_flags = list(dict.fromkeys([*target.quality_flags, *flags]))
+        pair.quality_flags = list(dict.fromkeys([*pair.quality_flags, *flags]))
         for f in flags:
             ctx.count(f"quality:{f}")
+        detail = {"size": [m.width, m.height], "std": m.std, "sharpness": m.sharpness, "aspect": m.aspect,
+                  "flags": flags}
         dropping = [f for f in flags if f in p.drop]
-        if not dropping:
-            return None
-        return (f"quality:{dropping[0]}",
-                f"{m.width}x{m.height} std={m.std} sharpness={m.sharpness} aspect={m.aspect}")
+        if dropping:
+            return drop(f"quality:{dropping[0]}", **detail)
+        return mark(f"quality:{flags[0]}", **detail) if flags else keep("ok", **detail)

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mmretinal_builder.schema import Figure, Panel, Provenance, figure_id
+from mmretinal_builder.schema import Figure, Pair, Panel, Provenance, figure_id, pairs_of
 from mmretinal_builder.stage import Context
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -49,6 +49,11 @@ class FakeRun:
                ext: str = ".png") -> Figure:
         self.n += 1
         bbox = [10.0, 10.0 + self.n, 200.0, 200.0 + self.n]
+        if img is None and panels:  # the figure image shows its panels side by side
+            bgr = [p if p.ndim == 3 else cv2.cvtColor(p, cv2.COLOR_GRAY2BGR) for p, _ in panels]
+            h = max(p.shape[0] for p in bgr)
+            img = np.hstack([cv2.copyMakeBorder(p, 0, h - p.shape[0], 0, 8, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+                             for p in bgr])
         rel = self.store(img, ext) if img is not None else None
         fig = Figure(
             id=figure_id(book, 1, bbox), book=book, page=1, bbox=bbox, page_size=[595.0, 842.0],
@@ -61,6 +66,11 @@ class FakeRun:
                                     image=self.store(pimg, ext), image_size=[int(pimg.shape[1]), int(pimg.shape[0])],
                                     caption=pcap))
         return fig
+
+    @staticmethod
+    def pairs(*figures: Figure, compound: bool = True) -> list[Pair]:
+        """The figures as the panels stage hands them on: their image-text pairs."""
+        return [p for f in figures for p in pairs_of(f, compound)]
 
 
 @pytest.fixture

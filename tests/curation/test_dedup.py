@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import cv2
@@ -11,7 +12,7 @@ import pytest
 from mmretinal_builder.curation.dedup import caption_hash
 from mmretinal_builder.curation.imagefeatures import read_image
 from mmretinal_builder.curation.phash import fingerprint, hamming, near_pairs, phash, popcount64
-from mmretinal_builder.schema import Figure
+from mmretinal_builder.schema import Pair
 from mmretinal_builder.stages.dedup import DedupStage
 
 from .conftest import MODALITY_DIR, FakeRun
@@ -99,11 +100,12 @@ def test_planted_duplicates_found_and_distinct_images_kept(fake_run: FakeRun, or
         copy = fake_run.figure(_planted(originals[src], k % 3, rng), f"Copy {k}", book="b.pdf", ext=".jpg")
         figs.append(copy)
         planted[copy.id] = figs[src].id
+    pairs = fake_run.pairs(*figs)
     ctx = fake_run.ctx("dedup", book=None)
-    out = DedupStage().run(figs, ctx)
+    out = DedupStage().run(pairs, ctx)
 
-    kept = {f.id: f for f in out}
-    dropped = {r["item"]["id"]: r["detail"] for r in ctx.rejects if r["reason"] == "duplicate"}
+    kept = {p.id: p for p in out}
+    dropped = {r["item"]["id"]: json.loads(r["detail"])["of"] for r in ctx.rejects if r["reason"] == "duplicate"}
 
     def group(fid: str) -> str:
         return planted.get(fid, fid)
@@ -119,35 +121,36 @@ def test_planted_duplicates_found_and_distinct_images_kept(fake_run: FakeRun, or
     wrong = [(d, k) for d, k in dropped.items() if group(d) != group(k)]
     assert wrong == []
     # the largest copy is kept, and lists what was merged into it
-    for f in out:
-        for dup in f.duplicates:
-            assert group(dup) == group(f.id)
-            other = next(x for x in figs if x.id == dup)
-            assert other.image_size[0] * other.image_size[1] <= f.image_size[0] * f.image_size[1]
-    assert all(f.phash and len(f.phash) == 16 for f in out)
-    assert ctx.counters["duplicates"] == len(dropped) == sum(len(f.duplicates) for f in out)
-    assert len(kept) + len(dropped) == len(figs)
+    size = {f.id: f.image_size[0] * f.image_size[1] for f in figs}
+    for p in out:
+        for dup in p.duplicates:
+            assert group(dup) == group(p.id) and size[dup] <= size[p.id]
+        assert ctx.notes[id(p)][0] == ("kept-largest" if p.duplicates else "unique")
+    assert all(p.phash and len(p.phash) == 16 for p in out)
+    assert ctx.counters["duplicates"] == len(dropped) == sum(len(p.duplicates) for p in out)
+    assert len(kept) + len(dropped) == len(pairs)
 
 
 def test_dedup_stage_on_panels_and_same_figure_rule(fake_run: FakeRun,
                                                     fundus_images: dict[str, list[np.ndarray]]) -> None:
     cfp, other_cfp, ffa = fundus_images["CFP"][0], fundus_images["CFP"][1], fundus_images["FFA"][0]
-    # one figure shows a photograph twice (e.g. original and annotated): both panels stay
+    # one figure shows a photograph twice (e.g. original and annotated): its panels are never merged together
     twice = fake_run.figure(None, "Fig. 1", book="a.pdf", panels=[(cfp, "A"), (cfp, "B")])
     # another book reuses panel A's photograph, larger, as a single figure; and one panel of a compound
     big = fake_run.figure(cv2.resize(cfp, None, fx=1.5, fy=1.5), "Fig. 9 Reused", book="b.pdf")
     compound = fake_run.figure(None, "Fig. 2", book="b.pdf", panels=[(_jpeg(ffa, 50), "A"), (other_cfp, "B")])
     single = fake_run.figure(cv2.resize(ffa, None, fx=1.2, fy=1.2), "Fig. 3 FFA", book="c.pdf")
     ctx = fake_run.ctx("dedup", book=None)
-    out = DedupStage().run([twice, big, compound, single], ctx)
-    ids = [f.id for f in out]
-    assert twice.id not in ids  # both its panels are copies of the larger single figure
-    assert ctx.dropped == {"duplicate": 1}
-    assert sorted(big.duplicates) == [f"{twice.id}-p0", f"{twice.id}-p1"]
+    out = DedupStage().run(fake_run.pairs(twice, big, compound, single), ctx)
+    ids = [p.id for p in out]
+    # both panels of `twice` are copies of the larger single figure; the whole of `twice` is a different picture
+    assert f"{twice.id}-p0" not in ids and f"{twice.id}-p1" not in ids and twice.id in ids
+    assert ctx.dropped == {"duplicate": 3}
+    by_id = {p.id: p for p in out}
+    assert by_id[big.id].duplicates == [f"{twice.id}-p0", f"{twice.id}-p1"]
     # the compound keeps panel B; its panel A (re-encoded FFA) merged into the larger single FFA
-    assert [p.label for p in compound.panels] == ["b"]
-    assert single.duplicates == [f"{compound.id}-p0"]
-    assert ctx.counters["panels-dropped:duplicate"] == 1
+    assert f"{compound.id}-p1" in ids and f"{compound.id}-p0" not in ids
+    assert by_id[single.id].duplicates == [f"{compound.id}-p0"]
 
 
 def test_caption_hash_ignores_case_space_and_punctuation() -> None:
@@ -160,8 +163,8 @@ def test_dedup_is_deterministic(fake_run: FakeRun, fundus_images: dict[str, list
     def run() -> list[str]:
         figs = [fake_run.figure(img, f"Fig. {k}") for k, img in enumerate(fundus_images["OCT"])]
         figs.append(fake_run.figure(_jpeg(fundus_images["OCT"][0], 60), "Fig. copy", book="z.pdf"))
-        out: list[Figure] = DedupStage().run(figs, fake_run.ctx("dedup", book=None))
-        return [f.to_json() for f in out]
+        out: list[Pair] = DedupStage().run(fake_run.pairs(*figs), fake_run.ctx("dedup", book=None))
+        return [p.to_json() for p in out]
 
     fake_run.n = 0
     first = run()

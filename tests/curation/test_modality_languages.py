@@ -114,7 +114,7 @@ def test_labelled_images_with_captions_in_every_language(labelled_set: list[dict
 def test_classify_stage_records_both_verdicts(fake_run: FakeRun, fundus_images: dict[str, list[np.ndarray]]) -> None:
     oct_fig = fake_run.figure(_band_cropped_oct(), "Figura 2.10: Imagen OCT y capas interiores de la retina")
     cfp_fig = fake_run.figure(fundus_images["CFP"][0], "Figura 3. Retinografía")
-    items = CleanTextStage().run([oct_fig, cfp_fig], fake_run.ctx("clean"))
+    items = CleanTextStage().run(fake_run.pairs(oct_fig, cfp_fig), fake_run.ctx("clean"))
     ctx = fake_run.ctx("classify")
     out = ClassifyStage().run(items, ctx)
     assert [f.modality for f in out] == ["OCT", "CFP"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 
@@ -56,20 +58,21 @@ def test_quality_stage_drops_with_reasons_and_counts(fake_run: FakeRun,
     blurred = fake_run.figure(cv2.GaussianBlur(cfp, (0, 0), 9))
     mixed = fake_run.figure(cfp, panels=[(ffa, "A. FFA"), (np.full((200, 200), 0, np.uint8), "B. black")])
     ctx = fake_run.ctx("quality")
-    out = QualityStage().run([good, tiny, blank, blurred, mixed], ctx)
-    assert [f.id for f in out] == [good.id, mixed.id]
-    assert ctx.dropped == {"quality:too-small": 1, "quality:blank": 1, "quality:blurry": 1}
-    assert ctx.counters["quality:blank"] == 2 and ctx.counters["panels-dropped:quality:blank"] == 1
-    assert [p.label for p in mixed.panels] == ["a"]
-    assert tiny.quality_flags == ["too-small"]
-    panel_rejects = [r for r in ctx.rejects if r.get("kind") == "panel"]
-    assert panel_rejects[0]["item"]["pair_id"] == f"{mixed.id}-p1"
+    out = QualityStage().run(fake_run.pairs(good, tiny, blank, blurred, mixed), ctx)
+    assert [p.id for p in out] == [good.id, mixed.id, f"{mixed.id}-p0"]
+    assert ctx.dropped == {"quality:too-small": 1, "quality:blank": 2, "quality:blurry": 1}
+    assert ctx.counters["quality:blank"] == 2 and ctx.counters["keep:ok"] == 3
+    rejects = {r["item"]["id"]: r for r in ctx.rejects}
+    assert rejects[tiny.id]["item"]["quality_flags"] == ["too-small"]
+    assert rejects[f"{mixed.id}-p1"]["reason"] == "quality:blank"
+    assert json.loads(rejects[tiny.id]["detail"])["size"] == [60, 60]
 
 
 def test_quality_flags_can_be_recorded_without_dropping(fake_run: FakeRun,
                                                         fundus_images: dict[str, list[np.ndarray]]) -> None:
     blurred = fake_run.figure(cv2.GaussianBlur(fundus_images["CFP"][0], (0, 0), 9))
+    pairs = fake_run.pairs(blurred)
     ctx = fake_run.ctx("quality")
-    out = QualityStage(QualityParams(drop=["too-small"])).run([blurred], ctx)
-    assert out == [blurred] and blurred.quality_flags == ["blurry"]
-    assert ctx.counters["quality:blurry"] == 1 and not ctx.dropped
+    out = QualityStage(QualityParams(drop=["too-small"])).run(pairs, ctx)
+    assert out == pairs and pairs[0].quality_flags == ["blurry"]
+    assert ctx.counters["quality:blurry"] == 1 and ctx.counters["mark:quality:blurry"] == 1 and not ctx.dropped

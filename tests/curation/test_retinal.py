@@ -95,3 +95,18 @@ def test_non_retinal_reason(name: str, kind: str) -> None:
     f = image_features(img)
     assert not classify_image(img, features=f).retinal
     assert non_retinal_kind(f, img) == kind
+
+
+def test_maps_beside_a_photograph_are_not_retinal() -> None:
+    """Vessel, lesion and heat maps of many eyes are non-retinal (reason map / heatmap), the photographs CFP; the
+    black gaps of one map on its canvas are no gutters between pictures (its arcades are not tiles)."""
+    from . import mixed
+
+    for v in range(0, 60, 5):
+        photo = mixed.retina(300, v)
+        assert classify_image(photo).modality == "CFP", v
+        for kind in ("vessels", "lesions", "heatmap"):
+            img = mixed.MAKERS[kind](photo, v)
+            res = classify_image(img)
+            assert not res.retinal, (v, kind, res.modality, res.cells)
+            assert non_retinal_kind(res.features, img) == ("heatmap" if kind == "heatmap" else "map"), (v, kind)

@@ -1,4 +1,4 @@
-"""A tiny finished run directory built in code: figures (some with panels) and real small images."""
+"""A tiny finished run directory built in code: pairs (a figure with panels gives three) and small real images."""
 
 from __future__ import annotations
 
@@ -10,7 +10,17 @@ import pytest
 from PIL import Image
 
 from mmretinal_builder.io import ImageStore, write_json, write_jsonl
-from mmretinal_builder.schema import CaptionText, Figure, Panel, Provenance, figure_id
+from mmretinal_builder.schema import (
+    CaptionText,
+    Figure,
+    LineageStep,
+    Pair,
+    Panel,
+    Provenance,
+    figure_id,
+    figures_of,
+    pairs_of,
+)
 
 BOOKS = {
     "atlas_a.pdf": {"license": "CC BY 4.0", "lang": "en"},
@@ -36,11 +46,12 @@ def make_image(seed: int, size: tuple[int, int] = (48, 32), fmt: str = "PNG") ->
     return buf.getvalue()
 
 
-def make_figures(run_dir: Path, per_book: int = 4) -> list[Figure]:
-    """Per book: a CFP figure, a 2-panel FFA figure (one panel cut at export), a cleaned OCT figure (zh in
-    atlas_b) and a figure with no modality."""
+def make_pairs(run_dir: Path, per_book: int = 4) -> list[Pair]:
+    """Per book, as the stages would leave them: a CFP figure, a 2-panel FFA figure (its whole figure and two
+    panels: one with its own crop, one cut from the figure image at export), a cleaned OCT figure (zh in atlas_b,
+    reviewed) and a figure no stage classified (a run without the classify stage): 6 pairs."""
     store = ImageStore(run_dir)
-    figs: list[Figure] = []
+    pairs: list[Pair] = []
     seed = 0
     for book in BOOKS:
         for k in range(per_book):
@@ -51,33 +62,40 @@ def make_figures(run_dir: Path, per_book: int = 4) -> list[Figure]:
             img = store.put(make_image(seed, fmt="JPEG" if seed % 2 else "PNG"), "jpg" if seed % 2 else "png")
             prov = Provenance(book=book, page=page, bbox=bbox, page_size=[595.0, 842.0], rule="embedded-raster",
                               text_layer="none" if book == "atlas_c.pdf" else "ok", caption_rule="label")
+            caption = f"Fig. {k + 1}-{seed} Drusen in the macula, case {seed}."
             kw = dict(id=fid, book=book, page=page, bbox=bbox, page_size=[595.0, 842.0], label=f"Fig. {k + 1}-{seed}",
-                      number=f"{k + 1}-{seed}", caption=f"Fig. {k + 1}-{seed} Drusen in the macula, case {seed}.",
-                      image=img, image_size=[48, 32], provenance=prov)
-            if k == 0:
-                kw["modality"] = "CFP"
-                kw["modality_confidence"] = 0.91
+                      number=f"{k + 1}-{seed}", caption=caption, image=img, image_size=[48, 32], provenance=prov,
+                      lineage=[LineageStep(stage="extract", version="1", rule="embedded-raster",
+                                           detail={"bbox": bbox})])
             if k == 1:  # two panels: one with its own crop, one cut from the figure image at export
                 pa = store.put(make_image(seed + 100, (20, 30)), "png")
                 kw["panels"] = [
                     Panel(index=1, label="B", bbox=[176.0, 80.0, 300.0, 260.0], bbox_px=[24, 0, 48, 32],
-                          caption="Fluorescein angiogram. B: late leakage from the optic disc.", modality="FFA",
-                          modality_confidence=0.8),
+                          caption="Fluorescein angiogram. B: late leakage from the optic disc."),
                     Panel(index=0, label="A", bbox=[50.0, 80.0, 175.0, 260.0], bbox_px=[0, 0, 24, 32], image=pa,
-                          caption="Fluorescein angiogram. A: early phase with drusen.", modality="FFA"),
+                          caption="Fluorescein angiogram. A: early phase with drusen."),
                 ]
                 kw["caption"] = ("Fluorescein angiogram. A: early phase with drusen. "
                                  "B: late leakage from the optic disc.")
-            if k == 2:
-                kw["text"] = CaptionText(en=f"Optic disc oedema with drusen, case {seed}.",
+            fig_pairs = pairs_of(Figure(**kw))
+            for p in fig_pairs:
+                p.lineage.append(LineageStep(stage="panels", version="2", rule=p.role, detail={}))
+                if k == 0:
+                    p.modality, p.modality_confidence = "CFP", 0.91
+                if k == 1:
+                    p.modality, p.modality_confidence = "FFA", 0.8
+                if k == 2:
+                    p.text = CaptionText(en=f"Optic disc oedema with drusen, case {seed}.",
                                          zh="视盘水肿" if book == "atlas_b.pdf" else None,
                                          entities=[{"text": "optic disc oedema", "label": "DISEASE", "start": 0,
                                                     "end": 17}],
                                          keywords=["drusen"])
-                kw["modality"] = "OCT"
-                kw["review"] = {"decision": "accept", "reviewer": "r1"}
-            figs.append(Figure(**kw))
-    return figs
+                    p.caption = p.figure_caption = p.text.en
+                    p.caption_zh = p.text.zh or ""
+                    p.modality = "OCT"
+                    p.review = {"decision": "accept", "reviewer": "r1"}
+            pairs.extend(fig_pairs)
+    return pairs
 
 
 def stats_doc() -> dict:
@@ -95,9 +113,11 @@ def stats_doc() -> dict:
     }
 
 
-def write_run(run_dir: Path, figures: list[Figure], name: str = "test-atlases") -> Path:
+def write_run(run_dir: Path, pairs: list[Pair], name: str = "test-atlases") -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl(run_dir / "figures.jsonl", sorted(figures, key=lambda f: f.id))
+    ordered = sorted(pairs, key=lambda p: p.id)
+    write_jsonl(run_dir / "pairs.jsonl", ordered)
+    write_jsonl(run_dir / "figures.jsonl", figures_of(ordered))
     write_json(run_dir / "stats.json", stats_doc())
     write_json(run_dir / "run.json", {
         "recipe": {"name": name, "license": RECIPE_LICENSE,
@@ -110,10 +130,10 @@ def write_run(run_dir: Path, figures: list[Figure], name: str = "test-atlases") 
 
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
-    """A finished run with 16 figures (20 pairs) from 4 books."""
+    """A finished run with 16 figures (24 pairs) from 4 books."""
     rd = tmp_path / "run"
     rd.mkdir()
-    return write_run(rd, make_figures(rd))
+    return write_run(rd, make_pairs(rd))
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -28,7 +28,7 @@ class FakeAtlasStage(Stage):
             prov = Provenance(book=ctx.book, page=k + 1, bbox=bbox, page_size=[595.0, 842.0], rule="fake")
             fig = Figure(id=figure_id(ctx.book, k + 1, bbox), book=ctx.book, page=k + 1, bbox=bbox,
                          page_size=[595.0, 842.0], label=f"Fig. {k}", caption=f"Fig. {k} retina of {ctx.book}",
-                         image=img, modality="CFP", provenance=prov)
+                         image=img, provenance=prov)
             if k == 2:
                 fig.panels = [Panel(index=i, label="AB"[i], bbox=bbox, bbox_px=[24 * i, 0, 24 * i + 24, 32],
                                     caption=f"panel {'AB'[i]}") for i in range(2)]

@@ -49,17 +49,19 @@ def test_body_has_fields_splits_funnel_review_sources_plots(run_dir: Path, tmp_p
     result = export_run(run_dir, out)
     text = (out / "README.md").read_text(encoding="utf-8")
     for column in COLUMNS:
-        assert f"| `{column}` |" in text
+        assert f"| `{column.name}` |" in text
+    assert "| `lineage` | list[struct{stage, version, rule, detail}] |" in text
+    assert "| compound | 4 |" in text and "| panel | 8 |" in text  # pairs per pair_type
     for split, info in result.splits.items():
         assert f"| {split} | {info['num_examples']} |" in text
     assert "| 14 | 13 | too-small: 1 |" in text and "| quality | filter low-quality" in text  # stats.json
     assert "### Human review" in text and "| caption-edited | 2 |" in text and "| rejected (dropped) | 1 |" in text
-    assert "| atlas_d.pdf | Publisher permission for research | en | 5 |" in text
+    assert "| atlas_d.pdf | Publisher permission for research | en | 6 |" in text
     assert "MM-Retinal: Knowledge-Enhanced Foundational Pretraining" in text
     for name in ("modality.png", "caption_length.png", "pairs_per_book.png"):
         assert f"(plots/{name})" in text
         assert (out / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "5 pairs come from pages without a usable text layer" in text
+    assert "6 pairs come from pages without a usable text layer" in text
 
 
 def test_card_without_stats_or_review(run_dir: Path, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ def test_export_hf_and_flair(run_dir: Path, tmp_path: Path) -> None:
     code, text = _cli("export", str(run_dir), "--out", str(out), "--split", "train=3", "--split", "test=1",
                       "--format", "hf", "--format", "flair-csv")
     assert code == 0, text
-    assert "20 pairs" in text and "train" in text and "FLAIR CSV" in text
+    assert "24 pairs" in text and "train" in text and "FLAIR CSV" in text
     assert (out / "README.md").exists() and (out / "mm_retinal_categorical.csv").exists()
     assert sorted(p.name.split("-")[0] for p in (out / "data").iterdir()) == ["test", "train"]
 

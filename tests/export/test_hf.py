@@ -27,7 +27,7 @@ def test_load_dataset_offline_decodes_every_split(run_dir: Path, tmp_path: Path,
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     out = tmp_path / "ds"
     result = export_run(run_dir, out, ExportOptions(splits={"train": 0.5, "validation": 0.25, "test": 0.25}))
-    assert sum(v["num_examples"] for v in result.splits.values()) == result.pairs == 20
+    assert sum(v["num_examples"] for v in result.splits.values()) == result.pairs == 24
     ds = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
     assert set(ds) == set(result.splits) == {"train", "validation", "test"}
     assert ds["train"].features == hf_features()
@@ -38,7 +38,8 @@ def test_load_dataset_offline_decodes_every_split(run_dir: Path, tmp_path: Path,
             assert isinstance(row["image"], Image.Image) and row["image"].size[0] > 0
             row["image"].load()  # the bytes decode
             assert seen_books.setdefault(row["book"], split) == split  # a book in one split only
-            assert row["caption"] and MODALITIES[row["modality"]] in MODALITIES
+            assert row["caption"] and (row["modality"] is None or MODALITIES[row["modality"]] in MODALITIES)
+            assert row["pair_type"] in ("figure", "compound", "panel") and row["lineage"][0]["stage"] == "extract"
     panel = next(r for r in ds["train"].to_list() + ds["validation"].to_list() + ds["test"].to_list()
                  if r["panel_label"] == "B")
     assert panel["image"]["bytes"][:8] == b"\x89PNG\r\n\x1a\n"  # cut from the figure at export
@@ -65,8 +66,11 @@ def test_shards_named_and_sized(run_dir: Path, tmp_path: Path) -> None:
     result = export_run(run_dir, out, ExportOptions(splits={"train": 1.0}, shard_rows=6))
     names = sorted(p.name for p in (out / "data").iterdir())
     assert names == [f"train-0000{i}-of-00004.parquet" for i in range(4)]
-    assert [pq.read_metadata(out / "data" / n).num_rows for n in names] == [6, 6, 6, 2]
+    assert [pq.read_metadata(out / "data" / n).num_rows for n in names] == [6, 6, 6, 6]
     assert result.splits["train"]["num_shards"] == 4
+    export_run(run_dir, out, ExportOptions(splits={"train": 1.0}, shard_rows=7))
+    names = sorted(p.name for p in (out / "data").iterdir())
+    assert [pq.read_metadata(out / "data" / n).num_rows for n in names] == [7, 7, 7, 3]
     export_run(run_dir, out, ExportOptions(splits={"train": 1.0}))  # fewer shards now: old ones removed
     assert sorted(p.name for p in (out / "data").iterdir()) == ["train-00000-of-00001.parquet"]
 
@@ -88,12 +92,12 @@ def test_refuses_to_overwrite_foreign_folders(run_dir: Path, tmp_path: Path) -> 
     (foreign / "thesis.tex").write_text("x")
     with pytest.raises(BuilderError, match="not an export folder"):
         export_run(run_dir, foreign)
-    with pytest.raises(BuilderError, match="figures.jsonl"):
+    with pytest.raises(BuilderError, match="pairs.jsonl"):
         export_run(tmp_path / "nowhere", tmp_path / "ds")
 
 
-def test_bad_figures_line_names_file_and_record(run_dir: Path, tmp_path: Path) -> None:
-    with (run_dir / "figures.jsonl").open("a") as f:
-        f.write('{"id": "x", "book": "b.pdf"}\n')
-    with pytest.raises(BuilderError, match=r"figures.jsonl: record 17"):
+def test_bad_pairs_line_names_file_and_record(run_dir: Path, tmp_path: Path) -> None:
+    with (run_dir / "pairs.jsonl").open("a") as f:
+        f.write('{"id": "x", "role": "figure"}\n')
+    with pytest.raises(BuilderError, match=r"pairs.jsonl: record 25"):
         export_run(run_dir, tmp_path / "ds")

@@ -22,7 +22,7 @@ RECIPE = {
     "license": "CC BY 4.0",
     "books": {"b.pdf": {"license": "MIT", "lang": "en"}},
     "stages": ["fake_atlas", {"export": {"splits": {"train": 0.5, "test": 0.5}, "formats": ["hf", "flair-csv"],
-                                         "shard_rows": 4}}],
+                                         "shard_rows": 5}}],
 }
 
 
@@ -48,19 +48,22 @@ def test_build_ends_with_an_export(tmp_path: Path) -> None:
     run = _build(tmp_path, "run")
     ds = run / "dataset"
     figures = [json.loads(line) for line in (run / "figures.jsonl").read_text().splitlines()]
-    assert len(figures) == 6  # export returns its input unchanged
+    assert len(figures) == 6  # the figures of the exported pairs
     rows = sum(pq.read_metadata(p).num_rows for p in (ds / "data").glob("*.parquet"))
-    assert rows == 8  # 2 books x (2 single figures + 2 panels)
+    assert rows == 10  # 2 books x (2 single figures + a figure with 2 panels: its whole and each panel)
+    pairs = [json.loads(line) for line in (run / "pairs.jsonl").read_text().splitlines()]
+    assert len(pairs) == 10 and sum(p["role"] == "compound" for p in pairs) == 2
     names = sorted(p.name for p in (ds / "data").glob("*.parquet"))
     assert names == ["test-00000-of-00001.parquet", "train-00000-of-00001.parquet"]
     card = (ds / "README.md").read_text(encoding="utf-8")
     assert "| fake_atlas |  | 0 | 6 | too-small: 2 |" in card  # funnel from the finished shards
     assert "Books: 2 processed, 0 failed, of 2." in card
-    assert "| b.pdf | MIT | en | 4 |" in card and "| a.pdf | CC BY 4.0 | - | 4 |" in card
-    assert (ds / "mm_retinal.csv").read_text().count("\n") == 9
+    assert "| b.pdf | MIT | en | 5 |" in card and "| a.pdf | CC BY 4.0 | - | 5 |" in card
+    assert (ds / "mm_retinal.csv").read_text().count("\n") == 11
     stats = json.loads((run / "stats.json").read_text())
     export = next(s for s in stats["stages"] if s["stage"] == "export")
-    assert export["in"] == export["kept"] == 6 and export["counters"]["pairs"] == 8
+    # no panels stage: the export wrote the 6 figures as their 10 pairs (and counts what it formed)
+    assert export["items_in"] == 6 and export["in"] == export["kept"] == export["counters"]["pairs"] == 10
 
 
 def test_rebuilds_give_identical_parquet(tmp_path: Path) -> None:

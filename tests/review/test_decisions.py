@@ -14,7 +14,7 @@ from mmretinal_builder.io import ImageStore, write_jsonl
 from mmretinal_builder.review.decisions import Decision, DecisionStore, latest
 from mmretinal_builder.review.labelstudio import pull_tasks, read_export_file
 from mmretinal_builder.review.tasks import prediction, task_data
-from mmretinal_builder.schema import Figure, Panel, Provenance, figure_id
+from mmretinal_builder.schema import Figure, Pair, Panel, Provenance, figure_id, figures_of, pairs_of
 from mmretinal_builder.stage import Context
 from mmretinal_builder.stages.review import ReviewParams, ReviewStage
 
@@ -31,10 +31,20 @@ def make_run(run: Path, n: int = 3) -> list[Figure]:
                   ] if i == 0 else []
         figs.append(Figure(id=figure_id("b.pdf", 1, bbox), book="b.pdf", page=1, bbox=bbox, page_size=[600, 800],
                            label=f"Fig. {i}", caption=f"Fig. {i} text", image=rel, image_size=[200, 100],
-                           modality="CFP", panels=panels,
+                           panels=panels,
                            provenance=Provenance(book="b.pdf", page=1, bbox=bbox, page_size=[600, 800], rule="t")))
-    write_jsonl(run / "figures.jsonl", figs)
+    pairs = classified(figs)
+    write_jsonl(run / "pairs.jsonl", pairs)
+    write_jsonl(run / "figures.jsonl", figures_of(pairs))
     return figs
+
+
+def classified(figs: list[Figure]) -> list[Pair]:
+    """The figures' pairs as the classify stage left them."""
+    pairs = [p for f in figs for p in pairs_of(f)]
+    for p in pairs:
+        p.modality = "CFP"
+    return pairs
 
 
 def task_with(fig: Figure, tid: int, results: list[dict], ann_id: int, when: str, user: str = "r@x") -> dict:
@@ -65,12 +75,16 @@ def test_round_trip_and_apply(tmp_path):
     assert pull_tasks(tasks, run, store, "p") == (3, 3)
     assert pull_tasks(tasks, run, store, "p") == (3, 0)  # idempotent
     ctx = Context(run_dir=run, stage="review", recipe_dir=tmp_path)
-    out = ReviewStage(ReviewParams(decisions=str(tmp_path / "decisions"))).run(figs, ctx)
-    assert [f.id for f in out] == [figs[0].id, figs[1].id]
-    assert ctx.dropped == {"review": 1}
-    assert out[1].caption == "Fig. 1 fixed caption" and out[1].modality == "FFA"
-    assert out[0].panels[1].bbox_px == [100, 0, 160, 100] and out[0].panels[1].label == "b"
-    assert out[0].panels[1].image and (run / out[0].panels[1].image).exists()
+    pairs = classified(figs)
+    out = ReviewStage(ReviewParams(decisions=str(tmp_path / "decisions"))).run(pairs, ctx)
+    assert [p.id for p in out] == [figs[0].id, f"{figs[0].id}-p0", f"{figs[0].id}-p1", figs[1].id]
+    # the reviewer's boxes replaced the panels: the old panel pairs went, the figure's pair is kept as the new ones
+    assert ctx.dropped == {"review": 1, "review:panels-replaced": 2} and ctx.considered == 5 + 2  # 2 pairs made
+    assert out[3].caption == out[3].figure.caption == "Fig. 1 fixed caption" and out[3].modality == "FFA"
+    assert out[2].panel.bbox_px == [100, 0, 160, 100] and out[2].panel.label == "b" and out[2].modality == "CFP"
+    assert out[2].panel.image and (run / out[2].panel.image).exists()
+    assert all(p.review["decision"] == "accept" for p in out) and out[0].review["edited"] == ["panels"]
+    assert {r["item"]["id"] for r in ctx.rejects if r["reason"] == "review"} == {figs[2].id}
 
 
 def test_latest_wins_two_reviewers():
@@ -124,6 +138,19 @@ def test_caption_edit_resplits_panel_captions(tmp_path):
     pull_tasks([task_with(figs[0], 1, [choice("decision", "accept"), edit], 1, "2026-01-01T00:00:00Z")], run,
                store, "p")
     ctx = Context(run_dir=run, stage="review", recipe_dir=tmp_path)
-    (fig,) = ReviewStage(ReviewParams(decisions=str(tmp_path / "decisions"))).run(figs, ctx)
-    assert "Peripapillary atrophy" in fig.panels[0].caption and "Lacquer" not in fig.panels[0].caption
-    assert "Lacquer cracks" in fig.panels[1].caption and "Myopic fundus" in fig.panels[1].caption
+    whole, a, b = ReviewStage(ReviewParams(decisions=str(tmp_path / "decisions"))).run(pairs_of(figs[0]), ctx)
+    assert whole.caption.startswith("Fig. 0 Myopic fundus.") and a.figure_caption == whole.caption
+    assert "Peripapillary atrophy" in a.caption and "Lacquer" not in a.caption and a.panel.caption == a.caption
+    assert "Lacquer cracks" in b.caption and "Myopic fundus" in b.caption
+
+
+def test_tasks_prefill_the_modality_classify_gave_the_whole_figure(tmp_path):
+    from mmretinal_builder.review.labelstudio import figure_modalities
+
+    run = tmp_path / "run"
+    figs = make_run(run)
+    mods = figure_modalities(run)
+    assert set(mods) == {f.id for f in figs} and all(m == ("CFP", None) for m in mods.values())
+    data = task_data(figs[0], "/data/local-files/?d=x", mods[figs[0].id][0])
+    assert data["modality"] == "CFP" and data["panels_px"] == [[0, 0, 100, 100], [100, 0, 200, 100]]
+    assert prediction(figs[0], "CFP", 0.9)["result"][-1]["value"]["choices"] == ["CFP"]

@@ -146,15 +146,17 @@ def test_review_round_trip(tmp_path):
         assert accept["id"] in by_fig
         assert by_fig[edit["id"]][0]["figure_caption"] == new_caption
         assert MODALITIES[by_fig[modal["id"]][0]["modality"]] == "FFA"
-        old_rows = sorted((r for r in before if r["figure_id"] == compound["id"]), key=lambda r: r["pair_id"])
-        new_rows = sorted(by_fig[compound["id"]], key=lambda r: r["pair_id"])
+        old_rows = sorted((r for r in before if r["figure_id"] == compound["id"] and r["pair_type"] == "panel"),
+                          key=lambda r: r["pair_id"])
+        new_rows = sorted((r for r in by_fig[compound["id"]] if r["pair_type"] == "panel"), key=lambda r: r["pair_id"])
         old_w = old_rows[0]["bbox"][2] - old_rows[0]["bbox"][0]
         new_w = new_rows[0]["bbox"][2] - new_rows[0]["bbox"][0]
         assert new_w == pytest.approx(old_w * 0.5, rel=0.05)
         assert len(after) == len(before) - 1
         stats = json.loads((run / "stats.json").read_text())
         review = next(s for s in stats["stages"] if s["stage"] == "review")
-        assert review["dropped"] == {"review": 1}
+        # the rejected figure's pair; the edited figure's old panel pairs, replaced by the reviewer's boxes
+        assert review["dropped"] == {"review": 1, "review:panels-replaced": len(compound["panels"])}
 
         # A second push after the rebuild: changed pairs are updated, nothing is duplicated.
         out = cli("review", "push", "runs/r", cwd=work, env=env)
