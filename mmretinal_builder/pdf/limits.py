@@ -128,8 +128,11 @@ def memory_limit(extra_mb: int | None, preload: tuple[str, ...] = ()) -> Iterato
         for name in preload:
             importlib.import_module(name)
         # garbage left by earlier work (cyclic numpy buffers, freed when the collector next runs) would be freed
-        # inside the block and widen the allowance by its size: collect it before measuring
-        gc.collect()
+        # inside the block and widen the allowance by its size: collect it before measuring. One pass is not
+        # always enough (finalisers of freed objects release further cycles), so collect until nothing is left.
+        for _ in range(5):
+            if not gc.collect():
+                break
     current = _vm_size() if extra_mb else None
     if not extra_mb or extra_mb <= 0 or current is None:
         yield False

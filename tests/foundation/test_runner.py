@@ -132,4 +132,7 @@ def test_panels_read_the_pages_shard_of_their_book(tmp_path):
     fig1 = next(f for f in figures if f["label"] == "Fig. 1")
     assert [p["label"] for p in fig1["panels"]] == list("abcdef")
     assert {p["label_source"] for p in fig1["panels"]} == {"pdf-text"}
-    assert [s["stage"] for s in fig1["lineage"]] == ["pages", "pair", "crop", "panels"]
+    # the figure's own lineage ends where it becomes pairs; the panels stage's step is on each pair
+    assert [s["stage"] for s in fig1["lineage"]] == ["pages", "pair", "crop"]
+    pairs = {p["id"]: p for p in map(json.loads, (tmp_path / "run" / "pairs.jsonl").read_text().splitlines())}
+    assert {tuple(s["stage"] for s in pairs[i]["lineage"]) for i in fig1["pairs"]} == {("panels",)}

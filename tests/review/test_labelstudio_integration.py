@@ -44,7 +44,7 @@ def dataset_rows(run: Path) -> list[dict]:
     rows = []
     for f in sorted((run / "dataset" / "data").glob("*.parquet")):
         rows.extend(pq.read_table(f, columns=["pair_id", "figure_id", "caption", "figure_caption", "modality",
-                                              "bbox", "panel_label"]).to_pylist())
+                                              "bbox", "panel_label", "pair_type"]).to_pylist())
     return rows
 
 
