@@ -136,6 +136,8 @@ class PageModel:
     text_layer: TextLayer = "ok"
     rotation: int = 0  # the page's /Rotate, already applied to every box above
     scan_image: int | None = None  # index into images of a page-covering scan, if any
+    skew: float = 0.0  # degrees the print of a scanned page is turned (OpenCV convention; boxes stay in the
+    # page frame: pdf/scan/frame.py gives the straight frame where its layout is analysed)
 
     @property
     def area(self) -> float:

@@ -50,7 +50,8 @@ from ..pdf.limits import (
 )
 from ..pdf.page_model import PageModel
 from ..pdf.pairing import CaptionRef, Match, PageItems, PairingConfig, pair_book
-from ..pdf.rotation import box_to_page, reading_turn, turn_model
+from ..pdf.rotation import reading_turn, turn_model
+from ..pdf.scan.frame import straighten_model, to_page
 from ..pdf.scan.ocr import (  # OCR hook
     DEFAULT_LANG,
     OcrConfig,
@@ -214,7 +215,8 @@ class ExtractStage(Stage):
         mark_scans(models, document_stats(models))
         # pages whose content is set sideways are read in their reading frame (boxes go back at the end)
         turns = [reading_turn(m) for m in models]
-        frames = [turn_model(m, t) for m, t in zip(models, turns, strict=True)]
+        # ... and scans in their straight frame (pdf/scan/frame.py)
+        frames = [turn_model(straighten_model(m), t) for m, t in zip(models, turns, strict=True)]
         ctx.count("pages:turned", sum(1 for t in turns if t))
         stats = document_stats(frames)
         furniture = furniture_keys(frames)
@@ -253,7 +255,7 @@ class ExtractStage(Stage):
                 ctx.count("tables")  # a graphic claimed by a table caption: a table, not a figure
                 continue
             fig = self._figure(doc, models[fk], turns[fk], [cands[fk][i] for i in mt.figures], cap,
-                               (turns[ck], models[ck].size), mt, book_sha, ctx)
+                               (turns[ck], models[ck]), mt, book_sha, ctx)
             if fig is not None and models[ck].text_layer != "ok":  # OCR hook (issue 4): caption read by OCR
                 fig.provenance.caption_rule = f"ocr:{fig.provenance.caption_rule}"
             if fig is not None:
@@ -298,7 +300,7 @@ class ExtractStage(Stage):
         for k, m in enumerate(models):
             for f in free_f.get(k, []):
                 c = cands[k][f]
-                box = box_to_page(c.bbox, turns[k], m.size)
+                box = to_page(c.bbox, turns[k], m)
                 ctx.report({"book": ctx.book, "page": m.number, "bbox": rounded(box), "page_size": rounded(m.size),
                             "kind": c.kind, "images": len(c.images)}, "figure-without-caption",
                            detail="no caption relates to this graphic on its page or a neighbouring page")
@@ -307,21 +309,21 @@ class ExtractStage(Stage):
                 if cap.kind != "figure":
                     continue
                 ctx.report({"book": ctx.book, "page": m.number, "label": cap.label, "caption": cap.text,
-                            "caption_bbox": rounded(box_to_page(cap.bbox, turns[k], m.size)),
+                            "caption_bbox": rounded(to_page(cap.bbox, turns[k], m)),
                             "page_size": rounded(m.size)},
                            "caption-without-figure", detail="no graphic found for this caption")
 
     # ------------------------------------------------------------------ one figure
 
     def _figure(self, doc: pymupdf.Document, model: PageModel, turn: int, members: list[Candidate], cap: Caption,
-                cap_frame: tuple[int, tuple[float, float]], mt: Match, book_sha: str, ctx: Context) -> Figure | None:
+                cap_frame: tuple[int, PageModel], mt: Match, book_sha: str, ctx: Context) -> Figure | None:
         """One record: box and parts back in the page frame, image native or rendered, upright."""
         p = self.params
-        box = clip(box_to_page(union(c.bbox for c in members), turn, model.size), model.size)
+        box = clip(to_page(union(c.bbox for c in members), turn, model), model.size)
         image_ids = sorted({i for c in members for i in c.images})
         drawings = sorted({i for c in members for i in c.drawings})
-        pictures = [box_to_page(b, turn, model.size) for c in members for b in c.pictures]
-        cap_box = box_to_page(cap.bbox, cap_frame[0], cap_frame[1])
+        pictures = [to_page(b, turn, model) for c in members for b in c.pictures]
+        cap_box = to_page(cap.bbox, cap_frame[0], cap_frame[1])
         page = doc.load_page(model.number - 1)
         img: FigureImage | None = None
         if len(image_ids) == 1 and len(pictures) <= 1:

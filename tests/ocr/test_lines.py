@@ -7,6 +7,7 @@ import pytest
 
 from mmretinal_builder.pdf.page_model import ImagePlacement, PageModel
 from mmretinal_builder.pdf.scan.deskew import Rotation
+from mmretinal_builder.pdf.scan.frame import straighten_model
 from mmretinal_builder.pdf.scan.ocr import OcrPage, apply_ocr, scan_images
 from mmretinal_builder.pdf.scan.ocr_lines import (
     build_lines,
@@ -72,8 +73,13 @@ def test_rotation_moves_lines_rigidly() -> None:
     dx, dy = rot.shift_to_skewed(a.bbox)
     assert b.bbox == pytest.approx((a.bbox[0] + dx, a.bbox[1] + dy, a.bbox[2] + dx, a.bbox[3] + dy))
     assert b.bbox[3] - b.bbox[1] == pytest.approx(a.bbox[3] - a.bbox[1])  # height kept: still one row
-    # four words: running text, masked (in pieces of three ems) when looking for figures
-    assert mask and min(m[0] for m in mask) <= b.bbox[0] and max(m[2] for m in mask) >= b.bbox[2]
+    # four words: running text, masked (in pieces of three ems) when looking for figures on the straight image
+    assert mask and min(m[0] for m in mask) <= a.bbox[0] and max(m[2] for m in mask) >= a.bbox[2]
+    assert all(m[1] <= a.bbox[1] and m[3] >= a.bbox[3] for m in mask)
+    # the straight frame of the page model gives the line back where it was read
+    model = PageModel(number=1, size=(1000, 1000), lines=[b], skew=2.0)
+    (c,) = straighten_model(model).lines
+    assert c.bbox == pytest.approx(a.bbox) and c.base == pytest.approx(a.base, abs=0.05)
 
 
 def test_split_at_wide_gaps() -> None:
@@ -117,9 +123,13 @@ def test_apply_ocr_adds_regions_on_scans_only() -> None:
     apply_ocr(model, result, scan=0)
     assert model.scan_image == 0 and model.images[0].decoration  # the page's background, never a figure
     region = model.images[1]
-    assert region.xref == 0 and region.bbox == (100, 100, 300, 250)
-    assert region.full_bbox == pytest.approx((100, 100, 300, 250))
-    assert region.native_dpi == pytest.approx(200, rel=0.01)  # the scan's resolution, not the OCR render's
+    # found on the straightened page, kept as the rectangle turned by the page's skew (bbox: its hull)
+    assert model.skew == 0.5 and region.xref == 0 and region.rotation is None
+    assert region.full_bbox == pytest.approx(region.bbox)
+    hull = Rotation(0.5, 595, 842).hull_to_skewed((100, 100, 300, 250))
+    assert region.bbox == pytest.approx(hull)
+    assert straighten_model(model).images[1].bbox == pytest.approx((100, 100, 300, 250))
+    assert (region.width_px, region.height_px) == (556, 417)  # the scan's resolution, not the OCR render's
     plain = PageModel(number=2, size=(595, 842), text_layer="broken")
     apply_ocr(plain, result)
     assert plain.images == [] and plain.scan_image is None

@@ -222,8 +222,9 @@ def build_lines(words: Sequence[OcrWord], scale: float, rotation: Rotation | Non
     ``scale`` is pixels per point; ``rotation`` maps the (straightened) image back to the unrotated
     render; ``ink`` (bool, the image Tesseract read, True = ink) lets gaps be measured on the print
     rather than on word boxes. Lines whose mean confidence is below ``min_conf`` or that hold no letter or digit are
-    dropped (texture read as text); lines are split at wide gaps. Returns the lines and the boxes covering
-    running text (page points, hulls on the unrotated page): the text mask of region finding.
+    dropped (texture read as text); lines are split at wide gaps. Returns the lines (page frame) and the
+    boxes covering running text (points of the straightened image, the frame figure regions are found in):
+    the text mask of region finding.
     """
     groups: dict[tuple[int, int, int], list[OcrWord]] = defaultdict(list)
     for w in words:
@@ -274,19 +275,38 @@ def build_lines(words: Sequence[OcrWord], scale: float, rotation: Rotation | Non
     # Tesseract made that line a paragraph of its own: it sits right under a running line, inside its extent)
     running = {raw[i][0] for i, ln in enumerate(lines) if running_text(ln)}
     tails = {i for i, ln in enumerate(lines) if raw[i][0] not in running and _last_line_of(ln, lines, running, raw)}
-    for i, ((par, _, box, _, _), size_px) in enumerate(zip(raw, sizes, strict=True)):
+    for i, ((par, ws, box, _, _), size_px) in enumerate(zip(raw, sizes, strict=True)):
         if par not in running and i not in tails:
             continue
-        # the line's band in pieces of three ems, each mapped as a hull: covers the ink of a skewed line
-        # (and of Chinese glyphs whose word boxes drifted) without growing into what lies above or below
+        # the line's band in pieces of three ems: covers the ink of a line that is not quite straight (and
+        # of Chinese glyphs whose word boxes drifted) without growing into what lies above or below. The
+        # dashes of a frame or rule that Tesseract read into the line as "1", "|", "I" stay ink: masking
+        # them would cut the frame of a diagram into pieces too small to be a figure
         pad = 0.15 * size_px
-        x = box[0]
-        while x < box[2]:
-            piece = (x, box[1] - pad, min(box[2], x + 3 * size_px), box[3] + pad)
-            hull = rotation.hull_to_skewed(piece) if rotation is not None else piece
-            mask.append(tuple(v / scale for v in hull))  # type: ignore[arg-type]
-            x += 3 * size_px
+        for lo, hi in _spans_without_strokes(ws, box):
+            x = lo
+            while x < hi:
+                piece = (x, box[1] - pad, min(hi, x + 3 * size_px), box[3] + pad)
+                mask.append(tuple(v / scale for v in piece))  # type: ignore[arg-type]
+                x += 3 * size_px
     return lines, mask
+
+
+_STROKES = set("1Il|!¦:;.,'`-_~\u2013\u2014")
+
+
+def _spans_without_strokes(words: Sequence[OcrWord], box: BBox) -> list[tuple[float, float]]:
+    """The x extent of a line, less the boxes of words that are only a stroke or two (``1``, ``|``, ``I``)."""
+    cuts = sorted((w.bbox[0] - 1, w.bbox[2] + 1) for w in words
+                  if 0 < len(w.text.strip()) <= 2 and set(w.text.strip()) <= _STROKES)
+    out, x = [], box[0]
+    for a, b in cuts:
+        if a > x:
+            out.append((x, min(a, box[2])))
+        x = max(x, b)
+    if x < box[2]:
+        out.append((x, box[2]))
+    return out
 
 
 def _last_line_of(line: TextLine, lines: Sequence[TextLine], running: set[tuple[int, int]],
