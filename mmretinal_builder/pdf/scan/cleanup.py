@@ -12,7 +12,11 @@
   only grow inwards - so a picture in the middle of the page, whose columns are darker, is never taken for
   shade, while a shadow that deepens towards the edge is followed exactly.
 
-Both work on a reduced copy (about 50 dpi) and apply the result to the full image; a page without borders
+* **Stains and aged paper**: patches a little darker than the paper away from the edges.
+  :func:`lift_stains` measures the paper on a coarse grid (a high percentile per cell; cells inside
+  pictures take their paper neighbours' values) and lifts the mildly darker patches.
+
+All work on a reduced copy (about 50 dpi) and apply the result to the full image; a page without borders
 or shading comes back unchanged (the same array), so clean scans and renders are read exactly as before.
 """
 
@@ -31,10 +35,10 @@ class CleanupConfig:
     """Thresholds of the page clean-up (shares of the paper level or of the page side)."""
 
     border_dark: float = 0.7  # darker than this share of the paper: border material (a lid, a page edge)
-    max_border: float = 0.12  # a border band never reaches further into the page than this share of its side
+    max_border: float = 0.08  # a border band never reaches further into the page than this share of its side
     min_border: float = 0.004  # narrower bands are left alone (an antialiased edge, a speck)
     shade: float = 0.96  # paper darker than this share of the brightest paper is shading, divided out
-    max_gain: float = 2.5  # shading is never brightened by more than this (a black lid is a border, not shade)
+    stain: float = 0.85  # ... down to this share in patches away from the edges (stains, aged paper)
 
 
 def paper_white(gray: np.ndarray) -> int:
@@ -132,24 +136,79 @@ def shading(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def flatten_shading(gray: np.ndarray, dpi: float, cfg: CleanupConfig | None = None) -> np.ndarray:
-    """``gray`` with gutter shadows and uneven lighting divided out (the input when the paper is even)."""
+    """``gray`` with gutter shadows and uneven lighting divided out (the input when the paper is even).
+
+    Only paper between ``border_dark`` and ``shade`` of the brightest is lifted: anything darker is a
+    border, a scanner lid or a band printed along the edge, left to :func:`remove_borders`.
+    """
     cfg = cfg or CleanupConfig()
     small, _ = _reduced(gray, dpi)
     cols, rows = shading(small)
     if cols.min() >= cfg.shade and rows.min() >= cfg.shade:
         return gray
+
+    def gain(profile: np.ndarray) -> np.ndarray:
+        # paper within ``shade`` of the brightest stays as it is (no visible step: the noise is larger);
+        # darker paper is lifted to the brightest
+        g = np.where(profile < cfg.shade, profile, 1.0)
+        return np.where(profile < cfg.border_dark, 1.0, g).astype(np.float32)
+
     h, w = gray.shape[:2]
-    floor = 1.0 / cfg.max_gain
-    fx = cv2.resize(np.maximum(cols, floor).astype(np.float32)[None, :], (w, 1), interpolation=cv2.INTER_LINEAR)
-    fy = cv2.resize(np.maximum(rows, floor).astype(np.float32)[:, None], (1, h), interpolation=cv2.INTER_LINEAR)
-    # paper within ``shade`` of the brightest stays as it is; darker paper is lifted to the same level
-    fx = np.minimum(fx / cfg.shade, 1.0)
-    fy = np.minimum(fy / cfg.shade, 1.0)
+    fx = cv2.resize(gain(cols)[None, :], (w, 1), interpolation=cv2.INTER_LINEAR)
+    fy = cv2.resize(gain(rows)[:, None], (1, h), interpolation=cv2.INTER_LINEAR)
     out = gray.astype(np.float32) / (fy * fx)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def clean_page(gray: np.ndarray, dpi: float, cfg: CleanupConfig | None = None) -> np.ndarray:
-    """Borders painted over, then shading divided out: the page as if it had been scanned flat and clean."""
+def paper_map(small: np.ndarray, paper: float, cfg: CleanupConfig) -> np.ndarray:
+    """Relative brightness of the paper (1.0 = ``paper``) on a coarse grid of cells about 1/16 of the page
+    wide: a high percentile per cell; cells that are not paper-like (inside a picture, a dark band) take
+    the values of their paper neighbours; smoothed."""
+    h, w = small.shape[:2]
+    cell = max(4, w // 16)
+    gy, gx = max(1, h // cell), max(1, w // 16)
+    grid = np.zeros((gy, gx), np.float32)
+    for j in range(gy):
+        for i in range(gx):
+            block = small[j * h // gy:(j + 1) * h // gy, i * w // gx:(i + 1) * w // gx]
+            grid[j, i] = np.percentile(block, 90) / max(paper, 1.0)
+    valid = (grid >= cfg.stain) & (grid <= 1.05)
+    if not valid.any():
+        return np.ones_like(grid)
+    filled = np.where(valid, grid, 0.0).astype(np.float32)
+    weight = valid.astype(np.float32)
+    for _ in range(max(gx, gy)):  # spread paper values into the holes, nearest first
+        if weight.min() > 0:
+            break
+        k = np.ones((3, 3), np.float32)
+        num = cv2.filter2D(filled * (weight > 0), -1, k, borderType=cv2.BORDER_REPLICATE)
+        den = cv2.filter2D((weight > 0).astype(np.float32), -1, k, borderType=cv2.BORDER_REPLICATE)
+        grow = (weight == 0) & (den > 0)
+        filled[grow] = num[grow] / den[grow]
+        weight[grow] = 1.0
+    return cv2.GaussianBlur(filled, (0, 0), 1.0, borderType=cv2.BORDER_REPLICATE)
+
+
+def lift_stains(gray: np.ndarray, dpi: float, cfg: CleanupConfig | None = None) -> np.ndarray:
+    """``gray`` with mildly darker patches of paper (stains, aged paper, uneven light) lifted to the paper
+    level (the input when there are none). Darker patches are left alone: pictures, bands, shadows."""
     cfg = cfg or CleanupConfig()
-    return flatten_shading(remove_borders(gray, dpi, cfg=cfg), dpi, cfg)
+    small, _ = _reduced(gray, dpi)
+    paper = float(paper_white(small))
+    grid = paper_map(small, paper, cfg)
+    if grid.min() >= cfg.shade:
+        return gray
+    gain = np.where((grid < cfg.shade) & (grid >= cfg.stain), grid, 1.0).astype(np.float32)
+    h, w = gray.shape[:2]
+    full = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(gray.astype(np.float32) / full + 0.5, 0, 255).astype(np.uint8)
+
+
+def clean_page(gray: np.ndarray, dpi: float, cfg: CleanupConfig | None = None) -> np.ndarray:
+    """Shading divided out, then borders painted over: the page as if it had been scanned flat and clean.
+
+    Shading first: a gutter shadow runs into the border beside it, and painting the border with paper
+    first would put bright paper at the edge, where the shadow's envelope starts.
+    """
+    cfg = cfg or CleanupConfig()
+    return lift_stains(remove_borders(flatten_shading(gray, dpi, cfg), dpi, cfg=cfg), dpi, cfg)

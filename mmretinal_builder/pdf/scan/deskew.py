@@ -157,8 +157,9 @@ def estimate_skew(gray: np.ndarray, dpi: float, max_angle: float = 5.0) -> float
     return round(float(fine[int(np.argmax(scores))]), 3)
 
 
-def deskew(gray: np.ndarray, angle: float, background: int = 255) -> tuple[np.ndarray, Rotation]:
-    """Turn ``gray`` by ``-angle`` (straightening a page skewed by ``angle``); same size, background fill.
+def deskew(gray: np.ndarray, angle: float, background: int | None = 255) -> tuple[np.ndarray, Rotation]:
+    """Turn ``gray`` by ``-angle`` (straightening a page skewed by ``angle``); same size, ``background`` fill
+    (``None``: the edge pixels are repeated, so a scanner's dark border stays a border and paper stays paper).
 
     Returns the straight image and the :class:`Rotation` that maps its points back to ``gray``.
     """
@@ -167,6 +168,9 @@ def deskew(gray: np.ndarray, angle: float, background: int = 255) -> tuple[np.nd
     if abs(angle) < 0.01:
         return gray, back
     m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), -angle, 1.0)
-    out = cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=int(background))
+    if background is None:
+        out = cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    else:
+        out = cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=int(background))
     return out, back

@@ -4,7 +4,9 @@ One page (:func:`read_page`):
 
 1. render it grey at ``dpi`` in the visible frame (a page that is one upright JPEG/PNG scan is decoded
    and scaled with OpenCV instead: same pixels, ten times faster);
-2. estimate and undo its skew (:mod:`~mmretinal_builder.pdf.scan.deskew`);
+2. estimate and undo its skew (:mod:`~mmretinal_builder.pdf.scan.deskew`); on a scan, take off what the
+   scanner added - dark borders, gutter shadows, uneven paper (:mod:`~mmretinal_builder.pdf.scan.cleanup`) -
+   before estimating the skew and again on the straightened page;
 3. blank dense photographs (Tesseract neither reads their texture nor swallows a caption line printed
    close to one), run ``image_to_data`` (TSV) once;
 4. repair two known Tesseract failures with at most one extra run each, only on pages that show them:
@@ -15,8 +17,10 @@ One page (:func:`read_page`):
    line back onto the unrotated page. Lines keep their height and stay horizontal rows (a skewed line is
    moved rigidly to where its centre lies), so caption detection and pairing, written for PDF text lines,
    read them unchanged;
-6. on scans, find figure regions on the unrotated render (:mod:`~mmretinal_builder.pdf.scan.regions`), with
-   the running text masked out.
+6. on scans, find figure regions on the straightened page (:mod:`~mmretinal_builder.pdf.scan.regions`), with
+   the running text masked out: which ink is one figure is decided where rows and columns are straight, and
+   the page model keeps each region as a rectangle turned by the skew (:mod:`~mmretinal_builder.pdf.scan.frame`);
+   the extract stage analyses the page in that straight frame and maps the figure boxes back.
 
 Font sizes come from the glyph boxes (baseline to cap/ascender height; for Chinese, the character pitch)
 and are evened out per paragraph; baselines from the bottoms of words without descenders. Between
@@ -126,10 +130,16 @@ def read_page(page: pymupdf.Page, cfg: OcrConfig, regions: bool = False) -> OcrP
     """OCR one page: lines (and, when ``regions``, figure regions) in page points."""
     gray = render_gray(page, cfg.dpi)
     scale = gray.shape[1] / float(page.rect.width)
-    clean = clean_page(gray, cfg.dpi) if regions else gray  # a scan: borders and shading off
-    paper = paper_white(clean)
-    angle = estimate_skew(clean, cfg.dpi, cfg.max_skew) if cfg.deskew else 0.0
-    straight, rotation = deskew(clean, angle, background=paper)
+    if regions:  # a scan: borders and shading off (pdf/scan/cleanup.py) ...
+        angle = estimate_skew(clean_page(gray, cfg.dpi), cfg.dpi, cfg.max_skew) if cfg.deskew else 0.0
+        # ... again on the straight page, where a gutter shadow that turned with the sheet runs straight
+        straight, rotation = deskew(gray, angle, background=None)
+        straight = clean_page(straight, cfg.dpi)
+        paper = paper_white(straight)
+    else:
+        paper = paper_white(gray)
+        angle = estimate_skew(gray, cfg.dpi, cfg.max_skew) if cfg.deskew else 0.0
+        straight, rotation = deskew(gray, angle, background=paper)
     blanked = straight.copy()
     inset = int(cfg.dpi / 72.0)  # keep a point of margin: a label may touch the photo
     for x0, y0, x1, y1 in solid_pictures(straight, cfg.dpi):

@@ -3,7 +3,8 @@
 Words are grouped by Tesseract's block / paragraph / line numbers, split where the print shows a wide
 blank gap, measured (baseline, font size from cap height or Chinese character pitch) and moved back onto
 the unrotated page as rigid rows. Chinese text gets the spacing and full-width punctuation of Chinese
-print, and panel labels whose bracket or point Tesseract misread are repaired (:func:`repair_panel_labels`). The boxes covering running text are returned too: they mask text out when looking for figures.
+print, and panel labels whose bracket or point Tesseract misread are repaired (:func:`repair_panel_labels`).
+The boxes covering the text read are returned too: they mask text out when looking for figures.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ _CAP_HEIGHT = 0.72  # cap / ascender height of Latin faces, in ems
 _XHEIGHT = 0.52
 _IDEOGRAPH = 0.88  # height of an ideograph's ink, in ems
 CJK_SPACE = 0.2  # ems: a blank at least this wide between Chinese and Latin text is a space
+SURE_CONF = 80.0  # a word read with at least this confidence is text, whatever its line's confidence
 SPLIT_GAP = 1.5  # ems: a wider gap between two words of a Tesseract line splits it
-RUNNING_WIDTH = 150.0  # points: lines at least this wide are running text
 
 
 def _cjk(ch: str) -> bool:
@@ -223,18 +224,22 @@ def build_lines(words: Sequence[OcrWord], scale: float, rotation: Rotation | Non
     render; ``ink`` (bool, the image Tesseract read, True = ink) lets gaps be measured on the print
     rather than on word boxes. Lines whose mean confidence is below ``min_conf`` or that hold no letter or digit are
     dropped (texture read as text); lines are split at wide gaps. Returns the lines (page frame) and the
-    boxes covering running text (points of the straightened image, the frame figure regions are found in):
-    the text mask of region finding.
+    boxes covering the text read (points of the straightened image, the frame figure regions are found
+    in): the text mask of region finding.
     """
     groups: dict[tuple[int, int, int], list[OcrWord]] = defaultdict(list)
     for w in words:
         groups[(w.block, w.par, w.line)].append(w)
     raw: list[tuple[tuple[int, int], list[OcrWord], BBox, float, float]] = []
+    mask: list[BBox] = []
     for key in sorted(groups):
         ws = groups[key]  # Tesseract's reading order: its Chinese boxes may drift out of x order
         if not any(c.isalnum() for w in ws for c in w.text):
             continue
         if sum(w.conf for w in ws) / len(ws) < min_conf:
+            # a line dropped as doubtful may still hold words read with confidence (a diagram's label
+            # beside an icon read as garbage): they are text, masked when looking for figures
+            mask += [_padded(w.bbox, scale) for w in ws if w.conf >= SURE_CONF and any(c.isalnum() for c in w.text)]
             continue
         box, _, size = line_geometry(ws)
         for seg in split_at_gaps(ws, SPLIT_GAP * size, ink, (box[1], box[3])):
@@ -253,7 +258,6 @@ def build_lines(words: Sequence[OcrWord], scale: float, rotation: Rotation | Non
                 sizes[i] = med
     block_ids = {par: k for k, par in enumerate(sorted(by_par))}
     lines: list[TextLine] = []
-    mask: list[BBox] = []
     for (par, ws, box, base, _), size_px in zip(raw, sizes, strict=True):
         dx, dy = rotation.shift_to_skewed(box) if rotation is not None else (0.0, 0.0)
         size_pt = round(size_px / scale * 4) / 4
@@ -271,13 +275,10 @@ def build_lines(words: Sequence[OcrWord], scale: float, rotation: Rotation | Non
                  for t, w in zip(texts, ws, strict=True)]
         lines.append(TextLine(text="".join(texts), bbox=pt(box), spans=spans, block_id=block_ids[par],
                               source="ocr", baseline=(base + dyb) / scale, horizontal=True))
-    # a paragraph with a line of running text is running text, its short last line included (also when
-    # Tesseract made that line a paragraph of its own: it sits right under a running line, inside its extent)
-    running = {raw[i][0] for i, ln in enumerate(lines) if running_text(ln)}
-    tails = {i for i, ln in enumerate(lines) if raw[i][0] not in running and _last_line_of(ln, lines, running, raw)}
-    for i, ((par, ws, box, _, _), size_px) in enumerate(zip(raw, sizes, strict=True)):
-        if par not in running and i not in tails:
-            continue
+    # every line OCR read is masked when looking for figures, running text and labels alike: labels come
+    # back through the figure-candidate builder, which absorbs them as it does a born-digital figure's
+    # (a label printed over a figure belongs to it without widening it)
+    for (_, ws, box, _, _), size_px in zip(raw, sizes, strict=True):
         # the line's band in pieces of three ems: covers the ink of a line that is not quite straight (and
         # of Chinese glyphs whose word boxes drifted) without growing into what lies above or below. The
         # dashes of a frame or rule that Tesseract read into the line as "1", "|", "I" stay ink: masking
@@ -290,6 +291,12 @@ def build_lines(words: Sequence[OcrWord], scale: float, rotation: Rotation | Non
                 mask.append(tuple(v / scale for v in piece))  # type: ignore[arg-type]
                 x += 3 * size_px
     return lines, mask
+
+
+def _padded(b: BBox, scale: float) -> BBox:
+    """A word box (pixels) as a mask box (points), padded by a sixth of its height."""
+    pad = (b[3] - b[1]) / 6.0
+    return ((b[0] - pad) / scale, (b[1] - pad) / scale, (b[2] + pad) / scale, (b[3] + pad) / scale)
 
 
 _STROKES = set("1Il|!¦:;.,'`-_~\u2013\u2014")
@@ -307,18 +314,6 @@ def _spans_without_strokes(words: Sequence[OcrWord], box: BBox) -> list[tuple[fl
     if x < box[2]:
         out.append((x, box[2]))
     return out
-
-
-def _last_line_of(line: TextLine, lines: Sequence[TextLine], running: set[tuple[int, int]],
-                  raw: Sequence[tuple[tuple[int, int], list[OcrWord], BBox, float, float]]) -> bool:
-    """``line`` is the short last line of a running paragraph: a line of running text lies right above it
-    (within 1.8 of its heights) and spans it."""
-    h = line.bbox[3] - line.bbox[1]
-    for k, o in enumerate(lines):
-        if raw[k][0] in running and running_text(o) and 0 < line.bbox[1] - o.bbox[3] + 0.5 * h <= 1.8 * h \
-                and o.bbox[0] - h <= line.bbox[0] and line.bbox[2] <= o.bbox[2] + h:
-            return True
-    return False
 
 
 def split_at_gaps(words: Sequence[OcrWord], max_gap: float, ink: np.ndarray | None = None,
@@ -341,11 +336,3 @@ def _blank_run(ink: np.ndarray | None, left: OcrWord, right: OcrWord, band: tupl
     if ink is None:
         return right.bbox[0] - left.bbox[2]
     return _longest_blank(ink, left.bbox[2], right.bbox[0], band)
-
-
-def running_text(line: TextLine) -> bool:
-    """A line of running text (prose, caption), as opposed to a label: its words are masked out when
-    looking for figure regions, while labels stay as ink and join the figure they sit next to."""
-    cjk = sum(1 for c in line.text if is_hanzi(c))
-    words = len(line.text.split())
-    return words >= 4 or cjk >= 8 or (line.bbox[2] - line.bbox[0]) >= RUNNING_WIDTH

@@ -4,8 +4,8 @@ On a scanned page the whole page is one image, so pictures and charts have to be
 
 1. a reduced grey copy (~100 dpi) is split into ink and paper (the paper level is read from the page
    margins, so tinted paper is paper; a page without paper margins, a picture filling it, has no regions);
-2. the running text OCR read (paragraphs, captions) is blanked where it lies on paper; short labels stay
-   as ink and join the figure they sit next to, and text printed on a photograph is part of it;
+2. the text OCR read (paragraphs, captions, labels) is blanked where it lies on paper (text printed on a
+   photograph is part of it); the dashes of a frame that Tesseract read as ``1`` or ``|`` stay ink;
 3. a closing joins the strokes of a chart and fills the gaps of a photograph; connected components of
    figure size are kept (a sparse one only when its ink runs through its inside, like a line chart's
    curves, and not only along its edges, or when it frames other graphics, like the dashed boxes of a
@@ -15,7 +15,8 @@ On a scanned page the whole page is one image, so pictures and charts have to be
    straightened page (:mod:`~mmretinal_builder.pdf.scan.frame` keeps it as a turned rectangle of the page).
 
 Labels that OCR did read are left to the figure-candidate builder, which absorbs nearby non-prose text
-lines, exactly as for born-digital vector figures.
+lines, exactly as for born-digital figures (a label printed over a region belongs to it without widening
+it).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def ink_mask(gray: np.ndarray, contrast: int) -> np.ndarray:
 
 def find_regions(gray: np.ndarray, dpi: float, text_boxes: Sequence[BBox], cfg: RegionConfig | None = None,
                  ) -> list[BBox]:
-    """Figure regions (page points) on a grey render at ``dpi``; ``text_boxes`` (points) cover running text."""
+    """Figure regions (points) on a grey render at ``dpi``; ``text_boxes`` (points) cover the text OCR read."""
     cfg = cfg or RegionConfig()
     f = max(1, round(dpi / WORK_DPI))
     small = cv2.resize(gray, (gray.shape[1] // f, gray.shape[0] // f), interpolation=cv2.INTER_AREA) if f > 1 \
@@ -103,7 +104,7 @@ def find_regions(gray: np.ndarray, dpi: float, text_boxes: Sequence[BBox], cfg: 
         dense = own.mean() >= cfg.min_ink or _drawn_across(own, cfg.min_ink)
         # a frame around graphics (the dashed box of a flow diagram, a panel's border) is a figure; a frame
         # around running text (a sidebar) is not: that text was blanked above, so its inside is empty
-        framed = not dense and _drawn_across(ink[y:y + bh, x:x + bw], cfg.min_ink) \
+        framed = not dense and _outlines(own) and _drawn_across(ink[y:y + bh, x:x + bw], cfg.min_ink) \
             and ink[y:y + bh, x:x + bw].mean() >= cfg.min_ink
         (boxes if dense or framed else sparse).append(box)
     merged = merge_boxes(boxes, cfg.merge_gap * ppt)
@@ -125,6 +126,16 @@ def _drawn_across(own: np.ndarray, min_ink: float) -> bool:
     if inner.size == 0 or own.mean() < min_ink / 3:
         return False
     return bool(inner.any(axis=1).mean() >= 0.25 and inner.any(axis=0).mean() >= 0.25)
+
+
+def _outlines(own: np.ndarray, share: float = 0.6) -> bool:
+    """The component runs along at least three sides of its box (a frame, dashed or not), not one or two
+    (an L of axes, the remains of a page edge)."""
+    h, w = own.shape
+    band_y, band_x = max(2, h // 30), max(2, w // 30)
+    sides = (own[:band_y].any(axis=0), own[-band_y:].any(axis=0), own[:, :band_x].any(axis=1),
+             own[:, -band_x:].any(axis=1))
+    return sum(float(s.mean()) >= share for s in sides) >= 3
 
 
 def absorb_labels(regions: Sequence[BBox], small: Sequence[BBox], reach: float) -> list[BBox]:
