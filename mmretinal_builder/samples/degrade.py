@@ -7,7 +7,8 @@ What a page goes through (each step optional except the render and the JPEG):
 2. **gutter shadow**: the binding side darkens towards the edge (left on odd pages, right on even ones);
 3. **the sheet on the glass**: the page turned by up to ``skew`` degrees about its centre; with a
    **border**, the sheet is also a little smaller than the glass and off-centre, so a dark band (the
-   scanner lid, the book's edge) shows along its sides, a wedge where the sheet is turned;
+   scanner lid, the book's edge) shows along its sides, a wedge where the sheet is turned. The book lies
+   at one place on the glass; each page is moved from there by up to 0.8% of the page side;
 4. slight blur, Gaussian noise of ``noise`` grey levels, JPEG at ``quality``.
 
 Steps 1-2 act on the sheet before it is placed, so they turn with it. The placement is one affine map per
@@ -98,18 +99,38 @@ def _gutter_shadow(sheet: np.ndarray, page_no: int, rng: random.Random) -> np.nd
     return np.clip(sheet.astype(np.float32) * gain[None, :, None], 0, 255).astype(np.uint8)
 
 
-def place_sheet(size: tuple[int, int], opts: DegradeOptions, rng: random.Random) -> PagePlacement:
-    """The affine map of one page: a turn about the centre; with a border, a smaller sheet off-centre."""
+@dataclass(frozen=True)
+class Glass:
+    """Where a book lies on the scanner: the sheet's scale and its offset from the centre as shares of the
+    slack around it (-1..1). Each page lies there again, give or take ``jitter`` of the page side."""
+
+    scale: float = 1.0
+    offset: tuple[float, float] = (0.0, 0.0)
+    jitter: float = 0.0
+
+    @staticmethod
+    def draw(opts: DegradeOptions, rng: random.Random) -> Glass:
+        if not opts.border:
+            return Glass()
+        # off-centre: one side shows a wide band, the other a narrow one (or none once turned)
+        return Glass(scale=rng.uniform(0.93, 0.97), offset=(rng.choice((-1, 1)) * rng.uniform(0.3, 0.8),
+                                                             rng.choice((-1, 1)) * rng.uniform(0.2, 0.7)),
+                     jitter=0.008)
+
+
+def place_sheet(size: tuple[int, int], opts: DegradeOptions, rng: random.Random,
+                glass: Glass | None = None) -> PagePlacement:
+    """The affine map of one page: a turn about the centre; on ``glass`` with a border, a smaller sheet
+    off-centre (where the book lies, moved a little from page to page)."""
     w, h = size
+    glass = glass or Glass.draw(opts, rng)
     turned = opts.skew > 0 and rng.random() >= opts.straight_share
     angle = round(rng.choice((-1, 1)) * rng.uniform(opts.min_skew, opts.skew), 3) if turned else 0.0
-    scale, offset = 1.0, (0.0, 0.0)
+    scale, offset = glass.scale, (0.0, 0.0)
     if opts.border:
-        scale = rng.uniform(0.93, 0.97)
-        # off-centre: one side shows a wide band, the other a narrow one (or none once turned)
         slack_x, slack_y = (1 - scale) * w / 2, (1 - scale) * h / 2
-        offset = (rng.choice((-1, 1)) * rng.uniform(0.3, 0.9) * slack_x,
-                  rng.choice((-1, 1)) * rng.uniform(0.2, 0.8) * slack_y)
+        offset = (glass.offset[0] * slack_x + rng.uniform(-1, 1) * glass.jitter * w,
+                  glass.offset[1] * slack_y + rng.uniform(-1, 1) * glass.jitter * h)
     m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), angle, scale)
     m[0, 2] += offset[0]
     m[1, 2] += offset[1]
@@ -117,7 +138,7 @@ def place_sheet(size: tuple[int, int], opts: DegradeOptions, rng: random.Random)
 
 
 def degrade_image(img: np.ndarray, page_no: int, opts: DegradeOptions, rng: random.Random,
-                  nprng: np.random.Generator) -> tuple[np.ndarray, PagePlacement]:
+                  nprng: np.random.Generator, glass: Glass | None = None) -> tuple[np.ndarray, PagePlacement]:
     """One rendered page (BGR, uint8) as the scanner delivers it, and where its pixels went."""
     sheet = img
     paper = np.array([255.0, 255.0, 255.0], np.float32)
@@ -127,7 +148,7 @@ def degrade_image(img: np.ndarray, page_no: int, opts: DegradeOptions, rng: rand
     if opts.shadow:
         sheet = _gutter_shadow(sheet, page_no, rng)
     h, w = sheet.shape[:2]
-    placed = place_sheet((w, h), opts, rng)
+    placed = place_sheet((w, h), opts, rng, glass)
     if opts.border:
         lid = rng.uniform(25, 70)
         fill = (lid, lid, lid)
@@ -207,6 +228,7 @@ def degrade_document(src: pymupdf.Document, opts: DegradeOptions, rng: random.Ra
     if bad or not keep:
         raise ValueError(f"degrade: pages {bad or keep} not in 1-{src.page_count}")
     out = pymupdf.open()
+    glass = Glass.draw(opts, rng)  # the book lies at one place on the scanner, each page a little moved
     placements: dict[int, tuple[np.ndarray, tuple[float, float], tuple[float, float]]] = {}
     angles: list[float] = []
     scales: list[float] = []
@@ -216,7 +238,7 @@ def degrade_document(src: pymupdf.Document, opts: DegradeOptions, rng: random.Ra
         pix = page.get_pixmap(dpi=opts.dpi, alpha=False, annots=True)
         img = np.frombuffer(pix.samples, np.uint8).reshape(pix.h, pix.w, pix.n)
         img = cv2.cvtColor(img[..., :3], cv2.COLOR_RGB2BGR) if pix.n >= 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-        scanned, placed = degrade_image(img, pno, opts, rng, nprng)
+        scanned, placed = degrade_image(img, pno, opts, rng, nprng, glass)
         ok, buf = cv2.imencode(".jpg", scanned, [cv2.IMWRITE_JPEG_QUALITY, opts.quality])
         if not ok:
             raise RuntimeError(f"degrade: JPEG encoding failed on page {pno}")

@@ -160,10 +160,11 @@ def flatten_shading(gray: np.ndarray, dpi: float, cfg: CleanupConfig | None = No
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def paper_map(small: np.ndarray, paper: float, cfg: CleanupConfig) -> np.ndarray:
-    """Relative brightness of the paper (1.0 = ``paper``) on a coarse grid of cells about 1/16 of the page
-    wide: a high percentile per cell; cells that are not paper-like (inside a picture, a dark band) take
-    the values of their paper neighbours; smoothed."""
+def paper_map(small: np.ndarray, cfg: CleanupConfig) -> np.ndarray:
+    """Relative brightness of the paper (1.0 = the brightest paper) on a coarse grid of cells about 1/16 of
+    the page wide: the upper quartile per cell (paper even in a cell of dense text or half a picture),
+    over the brightest cells' level; cells that are not paper-like (inside a picture, a dark band) take the
+    values of their paper neighbours; smoothed."""
     h, w = small.shape[:2]
     cell = max(4, w // 16)
     gy, gx = max(1, h // cell), max(1, w // 16)
@@ -171,7 +172,8 @@ def paper_map(small: np.ndarray, paper: float, cfg: CleanupConfig) -> np.ndarray
     for j in range(gy):
         for i in range(gx):
             block = small[j * h // gy:(j + 1) * h // gy, i * w // gx:(i + 1) * w // gx]
-            grid[j, i] = np.percentile(block, 90) / max(paper, 1.0)
+            grid[j, i] = np.percentile(block, 75)
+    grid /= max(float(np.percentile(grid, 90)), 1.0)
     valid = (grid >= cfg.stain) & (grid <= 1.05)
     if not valid.any():
         return np.ones_like(grid)
@@ -194,8 +196,7 @@ def lift_stains(gray: np.ndarray, dpi: float, cfg: CleanupConfig | None = None) 
     level (the input when there are none). Darker patches are left alone: pictures, bands, shadows."""
     cfg = cfg or CleanupConfig()
     small, _ = _reduced(gray, dpi)
-    paper = float(paper_white(small))
-    grid = paper_map(small, paper, cfg)
+    grid = paper_map(small, cfg)
     if grid.min() >= cfg.shade:
         return gray
     gain = np.where((grid < cfg.shade) & (grid >= cfg.stain), grid, 1.0).astype(np.float32)
@@ -205,10 +206,11 @@ def lift_stains(gray: np.ndarray, dpi: float, cfg: CleanupConfig | None = None) 
 
 
 def clean_page(gray: np.ndarray, dpi: float, cfg: CleanupConfig | None = None) -> np.ndarray:
-    """Shading divided out, then borders painted over: the page as if it had been scanned flat and clean.
+    """Shading divided out, stains lifted, then borders painted over: the page as if it had been scanned
+    flat and clean.
 
-    Shading first: a gutter shadow runs into the border beside it, and painting the border with paper
-    first would put bright paper at the edge, where the shadow's envelope starts.
+    Borders last: a gutter shadow runs into the border beside it, and paper painted at the edge first
+    would look like the brightest paper there, where the shadow's envelope starts and stains are measured.
     """
     cfg = cfg or CleanupConfig()
-    return lift_stains(remove_borders(flatten_shading(gray, dpi, cfg), dpi, cfg=cfg), dpi, cfg)
+    return remove_borders(lift_stains(flatten_shading(gray, dpi, cfg), dpi, cfg), dpi, cfg=cfg)

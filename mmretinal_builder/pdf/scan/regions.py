@@ -85,6 +85,7 @@ def find_regions(gray: np.ndarray, dpi: float, text_boxes: Sequence[BBox], cfg: 
             near_text[max(0, y0 - m):y1 + m, max(0, x0 - m):x1 + m] = 1
     k = max(1, int(round(cfg.close * ppt)))
     closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    closed |= ink  # OpenCV's closing with an even kernel is shifted by a pixel: no ink may fall outside it
     n, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
     min_px = cfg.min_size * ppt
     boxes: list[BBox] = []
