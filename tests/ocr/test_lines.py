@@ -14,6 +14,7 @@ from mmretinal_builder.pdf.scan.ocr_lines import (
     chinese_punctuation,
     join_words,
     line_geometry,
+    repair_digit_labels,
     split_at_gaps,
 )
 from mmretinal_builder.pdf.scan.tesseract import OcrError, OcrWord, parse_tsv
@@ -148,3 +149,15 @@ def test_plate_with_a_margin_is_not_a_scan() -> None:
     assert scan_images(pages) == {}
     book = [PageModel(number=k, size=(595, 842), images=[plate], text_layer="none") for k in (1, 2)]
     assert scan_images(book) == {1: 0, 2: 0}
+
+
+def test_numbered_panel_labels_read_with_an_ell_are_repaired() -> None:
+    """PALM Fig. 4: "(al) and (bl): original input images, (a2) and (b2)" as printed "(a1) ... (b1)"."""
+    words = ["(al) ", "and ", "(bl): ", "original ", "images, ", "(a2) ", "and ", "(b2"]
+    assert repair_digit_labels(words) == ["(a1) ", "and ", "(b1): ", "original ", "images, ", "(a2) ", "and ",
+                                          "(b2"]
+    assert repair_digit_labels(["the ", "(al) ", "gene"]) == ["the ", "(al) ", "gene"]  # no numbered label
+    tsv = _tsv([(1, 1, 1, 0, 0, 60, 30, 95, "(al)"), (1, 1, 1, 70, 0, 130, 30, 95, "and"),
+                (1, 1, 1, 140, 0, 200, 30, 95, "(a2)")])
+    (line,), _ = build_lines(parse_tsv(tsv), 1.0)
+    assert line.text == "(a1) and (a2)"

@@ -92,6 +92,27 @@ def repair_panel_labels(chars: list[str]) -> None:
         chars[m.end("body")] = "\uff0e"
 
 
+_DIGIT_LABEL = re.compile(r"[(\uff08][A-Za-z][0-9][)\uff09]")
+_ELL_LABEL = re.compile(r"(?<=[(\uff08][A-Za-z])[lI|](?=[)\uff09])")
+
+
+def repair_digit_labels(texts: list[str]) -> list[str]:
+    """Numbered panel labels as printed: ``(al) and (bl) ... (a2) and (b2)`` -> ``(a1) and (b1) ...``. A
+    ``1`` in a label is read as ``l``/``I``/``|``; only repaired when the same line names a panel by a letter
+    and a digit, so ``(al)`` alone (a word) is left alone. ``texts`` holds one string per word."""
+    flat = "".join(texts)
+    if not _DIGIT_LABEL.search(flat) or not _ELL_LABEL.search(flat):
+        return texts
+    chars = list(flat)
+    for m in _ELL_LABEL.finditer(flat):
+        chars[m.start()] = "1"
+    out, k = [], 0
+    for t in texts:
+        out.append("".join(chars[k:k + len(t)]))
+        k += len(t)
+    return out
+
+
 def ink_gap(ink: np.ndarray | None, left: OcrWord, right: OcrWord, band: tuple[float, float],
             slack: float = 0.0) -> float:
     """Widest blank between two neighbouring words, measured on the print: the longest run of blank
@@ -270,7 +291,7 @@ def build_lines(words: Sequence[OcrWord], scale: float, rotation: Rotation | Non
         # shifts a short line of a 2-degree skewed page by up to 7 points against a long one)
         dyb = rotation.shift_to_skewed((rotation.width / 2 - 1, box[1], rotation.width / 2 + 1, box[3]))[1] \
             if rotation is not None else 0.0
-        texts = join_words(ws, size_px, ink, (box[1], box[3]))
+        texts = repair_digit_labels(join_words(ws, size_px, ink, (box[1], box[3])))
         spans = [Span(text=t, bbox=pt((w.bbox[0], box[1], w.bbox[2], box[3])), font="ocr", size=size_pt)
                  for t, w in zip(texts, ws, strict=True)]
         lines.append(TextLine(text="".join(texts), bbox=pt(box), spans=spans, block_id=block_ids[par],
