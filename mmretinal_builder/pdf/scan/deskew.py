@@ -114,10 +114,13 @@ def shape_skew(gray: np.ndarray, dpi: float, max_angle: float) -> float | None:
         if not (long_rule or picture):
             continue
         ys, xs = np.nonzero(labels[y:y + h, x:x + w] == i)
-        rect = cv2.minAreaRect(np.stack([xs + x, ys + y], axis=1).astype(np.float32))
+        pts = np.stack([xs + x, ys + y], axis=1).astype(np.float32)
+        rect = cv2.minAreaRect(pts)
         rw, rh = rect[1]
-        if picture and a < 0.9 * rw * rh:
-            continue  # not a filled rectangle: a round fundus photo or a chart
+        # a picture must be rectangular: filled, or at least with a rectangular outline (an OCT scan whose
+        # bright layers Otsu counts as paper); a round fundus photo or a chart is not
+        if picture and a < 0.9 * rw * rh and cv2.contourArea(cv2.convexHull(pts)) < 0.95 * rw * rh:
+            continue
         ang = _edge_angle(cv2.boxPoints(rect))
         if abs(ang) <= max_angle:
             angles.append(ang)

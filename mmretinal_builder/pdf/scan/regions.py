@@ -89,7 +89,7 @@ def find_regions(gray: np.ndarray, dpi: float, text_boxes: Sequence[BBox], cfg: 
     n, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
     min_px = cfg.min_size * ppt
     boxes: list[BBox] = []
-    sparse: list[BBox] = []  # figure-sized but nearly empty: axes, frames; kept only next to a figure
+    sparse: list[tuple[BBox, int]] = []  # figure-sized but nearly empty: axes, frames; kept only next to a figure
     small: list[BBox] = []  # label-sized ink
     for i in range(1, n):
         x, y, bw, bh, a = (int(v) for v in stats[i])
@@ -107,16 +107,30 @@ def find_regions(gray: np.ndarray, dpi: float, text_boxes: Sequence[BBox], cfg: 
         # around running text (a sidebar) is not: that text was blanked above, so its inside is empty
         framed = not dense and _outlines(own) and _drawn_across(ink[y:y + bh, x:x + bw], cfg.min_ink) \
             and ink[y:y + bh, x:x + bw].mean() >= cfg.min_ink
-        (boxes if dense or framed else sparse).append(box)
+        if dense or framed:
+            boxes.append(box)
+        else:
+            sparse.append((box, i))
     merged = merge_boxes(boxes, cfg.merge_gap * ppt)
-    # the faint axes of a chart are sparse: they join the chart's lines they enclose or touch
-    merged = [union([b] + [s for s in sparse if intersection(s, b) > 0 or gap(s, b) <= cfg.merge_gap * ppt])
-              for b in merged]
+    # the faint axes of a chart are sparse: they join the chart's lines they enclose or touch - their ink
+    # must come that close, not only their box (the L of a page edge left by a border has a box over everything)
+    reach = int(np.ceil(cfg.merge_gap * ppt)) + 1
+    merged = [union([b] + [s for s, i in sparse if _ink_near(labels, i, s, b, reach)]) for b in merged]
     merged = absorb_labels(merge_boxes(merged, cfg.merge_gap * ppt), small, cfg.absorb * ppt)
     merged = merge_boxes(merged, cfg.merge_gap * ppt)
     out = [(b[0] / ppt, b[1] / ppt, b[2] / ppt, b[3] / ppt) for b in merged]
     out.sort(key=lambda b: (round(b[1], 1), round(b[0], 1)))
     return [tuple(round(v, 2) for v in b) for b in out]  # type: ignore[misc]
+
+
+def _ink_near(labels: np.ndarray, i: int, box: BBox, region: BBox, reach: int) -> bool:
+    """Component ``i`` (its box ``box``) has pixels within ``reach`` pixels of ``region``."""
+    if intersection(box, region) <= 0 and gap(box, region) > reach:
+        return False
+    h, w = labels.shape
+    x0, y0 = max(0, int(region[0]) - reach), max(0, int(region[1]) - reach)
+    x1, y1 = min(w, int(np.ceil(region[2])) + reach), min(h, int(np.ceil(region[3])) + reach)
+    return bool((labels[y0:y1, x0:x1] == i).any())
 
 
 def _drawn_across(own: np.ndarray, min_ink: float) -> bool:
