@@ -116,3 +116,30 @@ def test_furniture_of_scanned_pages() -> None:
     out = repeated_regions(pages, 5)
     assert out == {n: {0} for n in range(1, 6)}
     assert repeated_regions(pages[:2], 10) == {}  # two pages of ten are not "many pages"
+
+
+def test_the_l_of_a_page_edge_does_not_join_a_picture() -> None:
+    """What a border leaves along two sides of a page is sparse ink whose box covers the page: it must not
+    make the photograph below it a page-sized figure."""
+    dpi = 100.0
+    page = np.full((1100, 850), 245, np.uint8)
+    page[20:1000, 30:32] = 90  # the edge of the sheet, left ...
+    page[20:22, 30:700] = 90  # ... and top
+    page[300:600, 200:650] = 60  # a photograph
+    s = 72 / dpi
+    regions = find_regions(page, dpi, [])
+    assert len(regions) == 1 and iou(regions[0], (200 * s, 300 * s, 650 * s, 600 * s)) > 0.95, regions
+
+
+def test_skew_of_an_oct_scan_page_without_text() -> None:
+    """A page with no text but an OCT B-scan (dark bands with bright layers, so not a filled rectangle at
+    Otsu's threshold): the skew comes from the picture's rectangular outline."""
+    from mmretinal_builder.pdf.scan.deskew import estimate_skew
+
+    page = np.full((1400, 1000), 240, np.uint8)
+    page[400:800, 150:850] = 20
+    for k, y in enumerate(range(520, 700, 30)):  # bright retinal layers, inside a dark margin
+        page[y:y + 14, 170:830] = 200 - 10 * k
+    m = cv2.getRotationMatrix2D((499.5, 699.5), 1.3, 1.0)
+    skewed = cv2.warpAffine(page, m, (1000, 1400), borderValue=240)
+    assert abs(estimate_skew(skewed, 150.0) - 1.3) <= 0.1
