@@ -4,8 +4,13 @@ PY ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 RUN ?= runs/demo
-TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+TORCH_SPEC ?= torch torchvision
 STAMP := $(VENV)/.installed
+# Every package version (pip itself, build backends, torch) comes from the committed lock: a new release on a
+# registry cannot change what a fresh clone installs. The Label Studio server's venv has its own lock
+# (constraints/label-studio.txt, used by `mmretinal review serve`).
+LOCK := constraints/dev.txt
+PIP := $(BIN)/python -m pip install -q -c $(LOCK) --build-constraint $(LOCK)
 
 .PHONY: demo test setup system-deps lint bench-cpu clean
 
@@ -20,19 +25,25 @@ test: setup
 
 setup: system-deps $(STAMP)
 
-# Tesseract with English and Simplified Chinese for the OCR path (root, or sudo when available).
+# Tesseract and its language packs for the OCR path (root, or sudo when available): English, Chinese
+# (simplified and traditional), script detection (osd), the common Latin-script languages and Persian. A book
+# in another language names its Tesseract code in the recipe (books: {x.pdf: {lang: [ara]}}); a missing pack
+# is a warning naming the package to install.
+TESS_LANGS := eng chi_sim chi_tra osd spa fra deu por ita fas
 system-deps:
-	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -q chi_sim; then \
+	@have=$$(tesseract --list-langs 2>/dev/null); missing=""; \
+	for l in $(TESS_LANGS); do echo "$$have" | grep -qx "$$l" || missing="$$missing tesseract-ocr-$$(echo $$l | tr _ -)"; done; \
+	if ! command -v tesseract >/dev/null || [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim >/dev/null; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr $$missing >/dev/null; \
 	fi
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e ".[train,review,ray,dev]"
+	$(BIN)/python -m pip install -q -c $(LOCK) --upgrade pip  # the venv's own pip predates --build-constraint
+	$(PIP) $(TORCH_SPEC)
+	$(PIP) -e ".[train,review,ray,dev]"
 	touch $(STAMP)
 
 lint: setup

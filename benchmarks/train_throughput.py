@@ -11,7 +11,8 @@ One script, one device, one run (< 8 minutes on an H100/H200; seconds on a CPU w
    N x N FLAIR loss, contiguous NCHW, eager, foreach AdamW); same model (RN50 + a BERT-base-sized text tower
    built from ``BertConfig``, no hub), same batch;
 4. end-to-end samples/s, each loop fed by its own loader from the JPEG files;
-5. a step-time breakdown (data, forward, loss, backward, optimizer; CUDA events, synchronised per phase)
+5. a step-time breakdown (data, forward + loss, backward, optimizer; CUDA events, synchronised per phase; ours
+   also times its two losses alone, forward + backward, on the same embeddings)
    and an MFU estimate (FLOPs per sample from ``torch.utils.flop_counter`` x samples/s / peak bf16).
 
 Writes JSON (``--out``). Example: ``python benchmarks/train_throughput.py --out bench.json``;
@@ -38,12 +39,14 @@ from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from keepfit.augment import augment_batch  # noqa: E402
-from keepfit.config import AugmentConfig, KnowledgeConfig, load_config  # noqa: E402
-from keepfit.data import collate, load_image, to_device_pixels  # noqa: E402
+from keepfit.data import load_image  # noqa: E402
+from keepfit.loss import contrastive_loss  # noqa: E402
 from keepfit.model import KeepFIT, ModelConfig  # noqa: E402
-from keepfit.synthetic import LESIONS, draw_fundus  # noqa: E402
-from keepfit.train import TrainStep, compute_losses  # noqa: E402
+from keepfit.train.augment import augment_batch  # noqa: E402
+from keepfit.train.batches import collate, to_device_pixels  # noqa: E402
+from keepfit.train.config import AugmentConfig, load_config  # noqa: E402
+from keepfit.train.objective import Objective  # noqa: E402
+from keepfit.train.synthetic import LESIONS, draw_fundus  # noqa: E402
 
 BERT_BASE = {
     "hidden_size": 768,
@@ -183,15 +186,18 @@ def make_model(args: argparse.Namespace, device: torch.device) -> KeepFIT:
 
 
 class OursStep:
-    """The trainer's step: TrainStep + compute_losses (tiled loss), bf16, channels_last, fused AdamW."""
+    """The trainer's step: the loop's Objective (encoders + tiled label-aware losses), bf16, channels_last,
+    towers compiled in place as the loop does, fused AdamW."""
 
     def __init__(self, args: argparse.Namespace, device: torch.device, compile_: bool) -> None:
         self.device, self.args = device, args
         self.model = make_model(args, device)
         self.model.vision.to(memory_format=torch.channels_last)
-        self.cfg = load_config(None, ["knowledge.mode=off", "train.loss_mode=separate"])
-        self.module = TrainStep(self.model, KnowledgeConfig(mode="off"), use_revision=False)
-        self.runner = torch.compile(self.module) if compile_ else self.module
+        if compile_:
+            self.model.vision.compile()
+            self.model.text.compile()
+        cfg = load_config(None, ["knowledge.mode=off", "train.loss_mode=separate", "model.revision_heads=0"])
+        self.objective = Objective(self.model, cfg, distributed=False, revision=False)
         self.opt = torch.optim.AdamW(
             self.model.parameters(), lr=1e-4, weight_decay=1e-5, fused=device.type == "cuda"
         )
@@ -203,36 +209,42 @@ class OursStep:
             else contextlib.nullcontext()
         )
 
-    def prepare(self, batch: dict[str, Any]) -> tuple:
+    def prepare(self, batch: dict[str, Any]) -> dict[str, Any]:
         x = to_device_pixels(batch["pixels"], self.device, channels_last=True)
         x = augment_batch(x, self.aug, self.gen)
         tok = self.model.tokenize(batch["text"], padding="max_length")
-        ids = batch["class_id"].to(self.device, non_blocking=True)
-        return (
-            x,
-            tok["input_ids"].to(self.device, non_blocking=True),
-            tok["attention_mask"].to(self.device, non_blocking=True),
-            ids,
-        )
+        return {
+            "pixels": x,
+            "input_ids": tok["input_ids"].to(self.device, non_blocking=True),
+            "attention_mask": tok["attention_mask"].to(self.device, non_blocking=True),
+            "class_ids": batch["class_id"].to(self.device, non_blocking=True),
+            "n_public": x.shape[0] // 2,
+        }
 
-    def step(self, prepared: tuple, clock: Sync | None = None) -> dict[str, float]:
-        x, ids_, mask, cls = prepared
+    def step(self, prepared: dict[str, Any], clock: Sync | None = None) -> dict[str, float]:
         t = {}
         t0 = clock.now() if clock else 0.0
         with self.amp:
-            out = self.runner(x, ids_, mask, x.shape[0] // 2)
+            losses, report = self.objective(prepared)
         t1 = clock.now() if clock else 0.0
-        loss = compute_losses(out, cls, x.shape[0] // 2, self.cfg, distributed=False)["loss"]
+        losses["loss"].backward()
         t2 = clock.now() if clock else 0.0
-        loss.backward()
-        t3 = clock.now() if clock else 0.0
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
         self.model.clamp_logit_scale()
-        t4 = clock.now() if clock else 0.0
+        t3 = clock.now() if clock else 0.0
         if clock:
-            t = {"forward": t1 - t0, "loss": t2 - t1, "backward": t3 - t2, "optimizer": t4 - t3}
+            # the losses' own share: the same two losses, forward + backward, on this step's embeddings
+            img = report["image"].clone().requires_grad_()
+            txt = report["text"].clone().requires_grad_()
+            n, ids = prepared["n_public"], prepared["class_ids"]
+            t4 = clock.now()
+            total = sum(contrastive_loss(img[rows], txt[rows], report["scale"], ids[rows])["loss"]
+                        for rows in (slice(0, n), slice(n, None)))
+            total.backward()
+            t5 = clock.now()
+            t = {"forward+loss": t1 - t0, "backward": t2 - t1, "optimizer": t3 - t2, "loss_alone_fwd+bwd": t5 - t4}
         return t
 
 

@@ -156,6 +156,14 @@ def save_checkpoint(
     return final
 
 
+def remove_stale(root: Path) -> None:
+    """Delete half-written ``*.tmp-PID`` checkpoints a killed run left in ``root``."""
+    if not root.is_dir():
+        return
+    for stale in root.glob("*.tmp-*"):
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+
+
 # ------------------------------------------------------------------------------------------------ read
 
 
@@ -223,12 +231,31 @@ def load_into(module: nn.Module, path: Path) -> None:
         raise CheckpointError(f"{path}: does not match the model ({str(e).splitlines()[0]} ...)") from e
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> Any:
-    """A trained KeepFIT (eval mode) from a checkpoint dir, a run dir (its latest) or a final export dir."""
+def build_model(ckpt: Path) -> Any:
+    """The KeepFIT model saved in checkpoint directory ``ckpt`` (CPU, train mode); use
+    :func:`keepfit.hub.load_model` to load any model from disk."""
     from .model import KeepFIT, ModelConfig
 
-    ckpt = resolve(path)
     meta = read_meta(ckpt)
-    model = KeepFIT.from_config(ModelConfig.from_dict(meta["model_config"]), load_pretrained=False)
+    cfg = ModelConfig.from_dict(meta["model_config"], str(ckpt / META_FILE))
+    model = KeepFIT.from_config(cfg, load_pretrained=False)
     load_into(model, ckpt / MODEL_FILE)
-    return model.to(device).eval()
+    return model
+
+
+def export_final(path: Path, model: nn.Module, meta: dict[str, Any], step: int) -> None:
+    """OUT/final: model.safetensors + meta.json of the finished run (a checkpoint without optimizer state),
+    written to a temporary directory and renamed into place."""
+    from safetensors.torch import save_file
+
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    save_file(_tensors_for_safetensors(model.state_dict()), str(tmp / MODEL_FILE))
+    full = {"format": FORMAT, "format_version": FORMAT_VERSION, "step": step, **meta,
+            "files": {MODEL_FILE: _sha256(tmp / MODEL_FILE)}}
+    (tmp / META_FILE).write_text(json.dumps(full, indent=1, sort_keys=True), encoding="utf-8")
+    if path.exists():
+        shutil.rmtree(path)
+    os.rename(tmp, path)

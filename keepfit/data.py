@@ -9,9 +9,9 @@ long side is ``image_size`` and zero-padded right/bottom to a square (aspect kep
 pixels: 4x less to pin and copy than float, and the HWC layout *is* channels_last once permuted on the
 device.
 
-Sampling is a pure function of (seed, epoch, batch number), so a resumed run sees the same batches: the
-batch sampler is infinite and starts at any batch number, and per-sample randomness (which category,
-which description) is seeded by (seed, epoch, index), independent of worker processes.
+Per-sample randomness (which category, which attribute, which description) is seeded by (seed, epoch,
+index), independent of worker processes, so a resumed run sees the same texts; batching lives in
+:mod:`keepfit.train.batches`.
 """
 
 from __future__ import annotations
@@ -22,19 +22,27 @@ import hashlib
 import io
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import Dataset
 
 from mmretinal_builder.schema import MODALITIES
 
 from .errors import KeepfitError
-from .prompts import canonical_category, category_vocabulary, describe
+from .prompts import (
+    DEFAULT_KNOWLEDGE,
+    FLAIR_TEMPLATE,
+    Knowledge,
+    category_key,
+    category_vocabulary,
+    describe,
+    is_banned,
+)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -163,7 +171,10 @@ class MMPairs(Dataset):
                 )
             mods = [MODALITIES[m] if isinstance(m, int) else m for m in table.column("modality").to_pylist()]
             keep = [i for i in keep if mods[i] in wanted]
-        self.dropped_empty = len(captions) - len(keep)
+        with_caption = sum(1 for c in captions if c.strip())
+        #: rows left out, by reason (the run summary reports them)
+        self.dropped = {"empty caption": len(captions) - with_caption,
+                        "modality not in data.modalities": with_caption - len(keep)}
         self.images = table.column("image").take(keep).combine_chunks()
         self.captions = [captions[i] for i in keep]
         ids = table.column("pair_id").to_pylist() if "pair_id" in table.column_names else None
@@ -227,12 +238,22 @@ def _parse_list(cell: str, where: str) -> list[str]:
     return [cell]
 
 
-def read_flair_csv(path: Path, root: Path | None = None) -> list[tuple[Path, list[str]]]:
+class PublicItem(NamedTuple):
+    """One labelled public image: its file, categories and attributes as written, and its dataset (the first
+    folder of the CSV's image path, FLAIR's layout; the class folder's parent for an ImageFolder)."""
+
+    path: Path
+    categories: list[str]
+    attributes: list[str]
+    dataset: str
+
+
+def read_flair_csv(path: Path, root: Path | None = None) -> list[PublicItem]:
     """Rows of a FLAIR-style CSV (``image,atributes,categories``; lists as python literals)."""
     if not path.is_file():
         raise KeepfitError(f"{path}: public dataset CSV not found")
     root = root or path.parent
-    items: list[tuple[Path, list[str]]] = []
+    items: list[PublicItem] = []
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         fields = set(reader.fieldnames or [])
@@ -242,18 +263,20 @@ def read_flair_csv(path: Path, root: Path | None = None) -> list[tuple[Path, lis
             cats = _parse_list(row["categories"], f"{path}:{n}")
             if not cats:
                 raise KeepfitError(f"{path}:{n}: row without categories")
-            items.append((root / row["image"], cats))
+            attrs = _parse_list(row.get("atributes") or row.get("attributes") or "", f"{path}:{n}")
+            dataset = Path(row["image"]).parts[0] if len(Path(row["image"]).parts) > 1 else path.stem
+            items.append(PublicItem(root / row["image"], cats, attrs, dataset))
     if not items:
         raise KeepfitError(f"{path}: no rows")
     return items
 
 
-def read_image_folder(root: Path) -> list[tuple[Path, list[str]]]:
+def read_image_folder(root: Path) -> list[PublicItem]:
     """``root/<category>/<image>`` files, sorted."""
     if not root.is_dir():
         raise KeepfitError(f"{root}: image folder not found")
     items = [
-        (p, [d.name])
+        PublicItem(p, [d.name], [], root.name)
         for d in sorted(root.iterdir())
         if d.is_dir()
         for p in sorted(d.iterdir())
@@ -265,154 +288,76 @@ def read_image_folder(root: Path) -> list[tuple[Path, list[str]]]:
 
 
 class PublicImages(Dataset):
-    """Categorical fundus images; the text of an item is a prompt for one of its categories."""
+    """Categorical fundus images; the text of an item is a FLAIR prompt for one of its categories.
+
+    Samples with a banned category are left out (counted in ``dropped``); class ids are indices into the
+    sorted vocabulary of category keys, so spelling variants of a class share an id and nothing else merges.
+    """
 
     def __init__(
         self,
-        items: list[tuple[Path, list[str]]],
+        items: list[PublicItem],
         image_size: int,
         seed: int,
+        *,
         vocabulary: list[str] | None = None,
+        template: str = FLAIR_TEMPLATE,
+        knowledge: Knowledge = DEFAULT_KNOWLEDGE,
+        describe: bool = True,
+        plain_datasets: Sequence[str] = (),
+        banned: Sequence[str] = (),
     ) -> None:
-        self.paths = [p for p, _ in items]
-        self.categories = [[canonical_category(c) for c in cats] for _, cats in items]
-        self.vocabulary = vocabulary or category_vocabulary(c for cats in self.categories for c in cats)
+        self.dropped: Counter[str] = Counter()
+        kept = []
+        for item in items:
+            hit = is_banned(item.categories, banned)
+            if hit is None:
+                kept.append(item)
+            else:
+                self.dropped[f"banned category {category_key(hit)!r}"] += 1
+        if not kept:
+            raise KeepfitError(f"public data: every one of {len(items)} samples has a banned category")
+        self.items = kept
+        self.vocabulary = vocabulary or category_vocabulary(c for it in kept for c in it.categories)
         self.class_of = {c: i for i, c in enumerate(self.vocabulary)}
-        unknown = {c for cats in self.categories for c in cats} - set(self.class_of)
+        unknown = {category_key(c) for it in kept for c in it.categories} - set(self.class_of)
         if unknown:
             raise KeepfitError(f"public data: categories {sorted(unknown)} are not in the vocabulary")
+        plain = set(plain_datasets)
+        self.described = [describe and it.dataset not in plain for it in kept]
         self.image_size, self.seed = image_size, seed
+        self.template, self.knowledge = template, knowledge
 
     @classmethod
-    def from_sources(cls, sources: Sequence[Any], image_size: int, seed: int) -> PublicImages:
-        items: list[tuple[Path, list[str]]] = []
+    def from_sources(cls, sources: Sequence[Any], image_size: int, seed: int, **options: Any) -> PublicImages:
+        items: list[PublicItem] = []
         for src in sources:
             if src.kind == "csv":
                 items += read_flair_csv(Path(src.path), Path(src.root) if src.root else None)
             else:
                 items += read_image_folder(Path(src.path))
-        return cls(items, image_size, seed)
+        return cls(items, image_size, seed, **options)
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.items)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         i, epoch = _key_index(key)
+        item = self.items[i]
         rng = random.Random(f"{self.seed}/{epoch}/{i}")  # str seeds hash deterministically (sha512)
-        category = rng.choice(self.categories[i])
+        category = rng.choice(item.categories)
+        text = describe(category, rng, attributes=item.attributes, template=self.template,
+                        knowledge=self.knowledge, augment=self.described[i])
         return {
-            "pixels": load_image(self.paths[i], self.image_size),
-            "text": describe(category, rng),
-            "class_id": self.class_of[category],
+            "pixels": load_image(item.path, self.image_size),
+            "text": text,
+            "class_id": self.class_of[category_key(category)],
             "index": i,
         }
 
     def fingerprint(self) -> str:
-        return _fingerprint(
-            [f"{p.name}\t{'|'.join(c)}" for p, c in zip(self.paths, self.categories, strict=True)]
-        )
+        return _fingerprint([f"{it.path.name}\t{'|'.join(it.categories)}" for it in self.items])
 
-
-# -------------------------------------------------------------------------------------------- loading
-
-
-class InfiniteBatchSampler(Sampler[list[tuple[int, int]]]):
-    """Endless batches of (index, epoch) keys for one rank, from batch number ``start`` on.
-
-    Epoch e is a permutation seeded by (seed, e), dealt round-robin to ranks, trimmed so every rank has
-    the same number of full batches (drop_last). Batch b of this rank is a pure function of (seed, b).
-    """
-
-    def __init__(
-        self,
-        n: int,
-        batch_size: int,
-        seed: int,
-        rank: int = 0,
-        world: int = 1,
-        start: int = 0,
-        shuffle: bool = True,
-    ) -> None:
-        self.batches_per_epoch = (n // world) // batch_size if batch_size else 0
-        if self.batches_per_epoch < 1:
-            raise KeepfitError(
-                f"{n} samples cannot fill one batch of {batch_size} on each of {world} rank(s)"
-            )
-        self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
-        self.start, self.shuffle = start, shuffle
-        self._cache: tuple[int, list[int]] | None = None
-
-    def _rank_order(self, epoch: int) -> list[int]:
-        if self._cache is None or self._cache[0] != epoch:
-            if self.shuffle:
-                g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-                perm = torch.randperm(self.n, generator=g).tolist()
-            else:
-                perm = list(range(self.n))
-            self._cache = (epoch, perm[self.rank :: self.world][: self.batches_per_epoch * self.batch_size])
-        return self._cache[1]
-
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        b = self.start
-        while True:
-            epoch, pos = divmod(b, self.batches_per_epoch)
-            order = self._rank_order(epoch)
-            yield [(i, epoch) for i in order[pos * self.batch_size : (pos + 1) * self.batch_size]]
-            b += 1
-
-
-def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack items: pixels (B, H, W, 3) uint8, text list, class_id (B,), index (B,)."""
-    return {
-        "pixels": torch.from_numpy(np.stack([it["pixels"] for it in items])),
-        "text": [it["text"] for it in items],
-        "class_id": torch.tensor([it["class_id"] for it in items], dtype=torch.int64),
-        "index": torch.tensor([it["index"] for it in items], dtype=torch.int64),
-    }
-
-
-def stream(
-    dataset: Dataset,
-    batch_size: int,
-    seed: int,
-    *,
-    rank: int = 0,
-    world: int = 1,
-    start: int = 0,
-    num_workers: int = 0,
-    pin_memory: bool = False,
-    prefetch_factor: int = 4,
-) -> Iterator[dict[str, Any]]:
-    """An endless iterator of batches starting at batch number ``start`` (workers stay alive throughout)."""
-    n = len(dataset)  # type: ignore[arg-type]
-    sampler = InfiniteBatchSampler(n, batch_size, seed, rank, world, start)
-    # Own generator: worker seeding must not consume the global torch RNG (resumed runs restore it).
-    loader = DataLoader(
-        dataset,
-        batch_sampler=sampler,
-        collate_fn=collate,
-        num_workers=num_workers,
-        pin_memory=pin_memory,
-        persistent_workers=num_workers > 0,
-        prefetch_factor=prefetch_factor if num_workers > 0 else None,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    return iter(loader)
-
-
-def ordered_batches(dataset: Dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
-    """All items once, in order (evaluation)."""
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        collate_fn=collate,
-        num_workers=num_workers,
-        generator=torch.Generator().manual_seed(0),
-    )
-
-
-def to_device_pixels(pixels: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    """uint8 (B, H, W, 3) -> float (B, 3, H, W) in [0, 1] on ``device`` (HWC storage = channels_last)."""
-    x = pixels.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
-    return x if channels_last else x.contiguous()
+    def counts(self) -> dict[str, Any]:
+        """What was kept and dropped (with reasons), for the run summary."""
+        return {"kept": len(self.items), "dropped": dict(self.dropped)}

@@ -17,10 +17,13 @@ Reference layout (FLAIR ``flair/modeling/model.py``, KeepFIT ``keepfit/modeling/
     logit_scale                                                                            -> logit_scale
     attention.W_{q,k,v,o}.weight                       KeepFIT revision attention, no bias -> revision.{q,k,v,out}
 
-The reference feeds raw [0, 1] pixels to its ResNet (no ImageNet normalisation), averages BERT layers 1, 2
-and last (``pooling="mean-1-2-last"``), and averages padding tokens too; an imported model keeps the first
-two (``pixel_norm="none"``) and uses a masked mean, so its outputs equal the reference's for unpadded
-(single or equal-length) texts and differ, on purpose, where the reference averaged padding.
+The reference feeds raw [0, 1] pixels to its ResNet (no ImageNet normalisation) and averages BERT layers 1,
+2 and last over every token position, padding included. The released weights were trained and evaluated that
+way, so an imported model reproduces all three (``pixel_norm="none"``, ``pooling="mean-1-2-last-padded"``):
+its text embeddings of a padded batch equal the reference's. Set ``model.pooling`` to ``mean-1-2-last``
+(masked) when training on from such weights (``model.init_from``) with the fixed pooling.
+
+:func:`load_model` is the one way to load any KeepFIT model from disk.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ def save_pretrained(model: Any, out_dir: str | Path, *, source: Mapping[str, Any
     cfg = model.config.to_dict()
     original_text_model = cfg["text_model"]
     # the text tower is rebuilt from text_encoder/ at load time; pretrained vision weights are in the file
-    cfg.update(text_model=TEXT_DIR, text_config=None, vision_weights=None)
+    cfg.update(text_model=TEXT_DIR, text_config=None, vision_weights=None, init_from=None)
     model.text.config.save_pretrained(tmp / TEXT_DIR)
     model.tokenizer.save_pretrained(tmp / TEXT_DIR)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -337,7 +340,7 @@ def import_reference(
         tc = {**_infer_bert_config(state), **dict(text_config or {})}
     cfg = ModelConfig(
         vision=_infer_vision(state, where), vision_weights=None, text_model=text_model, text_config=tc,
-        pooling="mean-1-2-last", max_length=max_length, embed_dim=embed_dim, image_size=image_size,
+        pooling="mean-1-2-last-padded", max_length=max_length, embed_dim=embed_dim, image_size=image_size,
         revision_heads=revision_heads if has_revision else 0, pixel_norm="none",
     )
     model = KeepFIT.from_config(cfg, load_pretrained=False)
@@ -353,14 +356,15 @@ def import_reference(
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu", **import_options: Any) -> Any:
-    """Any KeepFIT model on disk: an export dir, a training checkpoint/run/final dir, or a reference .pth."""
+    """Any KeepFIT model on disk, in eval mode: an export dir, a training run / checkpoint / final dir, a
+    reference FLAIR/KeepFIT ``.pth`` (``import_options`` go to :func:`import_reference`), or a Hub repo id."""
     from . import checkpoint
 
     p = Path(path)
     if p.is_dir():
         if is_pretrained_dir(p):
             return from_pretrained(p, device)
-        return checkpoint.load_model(p, device)
+        return checkpoint.build_model(checkpoint.resolve(p)).to(device).eval()
     if p.is_file():
         if p.suffix in (*REFERENCE_SUFFIXES, ".safetensors"):
             return import_reference(p, **import_options).to(device)
@@ -369,6 +373,36 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", **import_op
     if re.fullmatch(r"[\w.-]+/[\w.-]+", str(path)) and not str(path).startswith("."):
         return from_pretrained(str(path), device)
     raise CheckpointError(f"{p}: no such checkpoint, export directory or file")
+
+
+def weights_of(path: str | Path) -> dict[str, torch.Tensor]:
+    """The state dict (our key names) held by a reference ``.pth`` or any keepfit checkpoint / export dir."""
+    from . import checkpoint
+
+    p = Path(path)
+    if p.is_dir():
+        if is_pretrained_dir(p):
+            return checkpoint.load_tensors(p / WEIGHTS_FILE)
+        return checkpoint.load_tensors(checkpoint.resolve(p) / checkpoint.MODEL_FILE)
+    raw = read_state_dict(p)
+    return map_reference_keys(raw, str(p)) if is_reference_layout(raw) else raw
+
+
+def init_weights(model: Any, path: str | Path) -> None:
+    """Start ``model`` from the weights in ``path`` (``model.init_from``): every tensor must fit; modules the
+    file lacks may only be the revision attention (FLAIR's checkpoints have none), which keeps its fresh
+    initialisation."""
+    state = weights_of(path)
+    ours = model.state_dict()
+    unexpected = sorted(set(state) - set(ours))
+    missing = sorted(k for k in set(ours) - set(state) if not k.startswith("revision."))
+    wrong = sorted(k for k in set(state) & set(ours) if state[k].shape != ours[k].shape)
+    if unexpected or missing or wrong:
+        raise CheckpointError(
+            f"{path}: model.init_from does not fit the configured model (missing {missing[:4]}, unexpected "
+            f"{unexpected[:4]}, other shapes {wrong[:4]}); model.text_model and model.vision must be the "
+            "architecture the weights were trained with")
+    model.load_state_dict(state, strict=False)
 
 
 def card_evaluation(report_files: list[str | Path]) -> dict[str, dict[str, Any]]:

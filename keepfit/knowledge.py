@@ -11,62 +11,63 @@ embedding towards it. Differences from the reference, on purpose:
   of the current batch (``bank="batch"`` keeps that behaviour for comparison);
 * bank entries and (by default) queries carry no gradient: the expert side is the teacher;
 * attention dropout defaults to 0 (reference 0.5) and the loss weight is a config value, the loss a
-  cosine distance ``mean(1 - cos(t, r))`` (the reference's ``100 * MSE`` over 512 dims is ~0.78 of it).
+  cosine distance ``mean(1 - cos(t, r))``. For unit vectors ``MSE = |t - r|^2 / D = 2 (1 - cos) / D``, so the
+  reference's ``100 * MSE`` over D = 512 dims is ``200 / D = 0.39`` times the cosine distance (its revised
+  embedding is not normalised, so the real ratio varies with the attention output's norm).
+
+The reference's behaviour stays reachable, each as a named option: ``attention_softmax="heads"``,
+``loss="mse"`` with ``weight=100``, ``bank="batch"``, ``topk=None``, ``model.revision_dropout=0.5``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from .distributed import all_gather_no_grad
 from .errors import KeepfitError
-
-BANK_MODES = ("momentum", "refresh", "batch")
-REVISION_MODES = ("attention", "retrieval", "off")
+from .settings import Settings
 
 
-@dataclass
-class KnowledgeConfig:
+class KnowledgeConfig(Settings):
     """Knowledge-enhancement options (the ``knowledge`` section of a training config)."""
+
+    section: ClassVar[str] = "knowledge"
 
     #: attention = the paper's multi-head attention (learned); retrieval = parameter-free softmax
     #: over cosine similarities; off = no revision loss
-    mode: str = "attention"
+    mode: Literal["attention", "retrieval", "off"] = "attention"
     #: momentum = bank rows updated from each MM batch; refresh = whole MM set re-encoded every
     #: refresh_every steps; batch = only the current MM batch (the reference's behaviour)
-    bank: str = "momentum"
-    momentum: float = 0.5
-    refresh_every: int = 500
+    bank: Literal["momentum", "refresh", "batch"] = "momentum"
+    momentum: float = Field(0.5, ge=0.0, lt=1.0)
+    refresh_every: int = Field(500, ge=1)
     #: keys per query (None = the whole bank)
-    topk: int | None = 32
+    topk: int | None = Field(32, ge=1)
     weight: float = 1.0
+    #: cosine = weight * mean(1 - cos(text, revised)); mse = weight * MSE(text, raw attention output), the
+    #: reference's loss (with weight 100)
+    loss: Literal["cosine", "mse"] = "cosine"
+    #: keys = softmax over the keys of each head (the method); heads = the reference's dim-less softmax, which
+    #: normalises over the heads axis and lets every key contribute unnormalised
+    attention_softmax: Literal["keys", "heads"] = "keys"
     #: let the revision loss move the image tower through the queries
     query_grad: bool = False
     #: treat the revised embedding as a fixed target (attention mode then has nothing to learn from it)
     detach_target: bool = False
     #: retrieval mode: softmax temperature over cosine similarities
-    temperature: float = 0.05
+    temperature: float = Field(0.05, gt=0.0)
 
-    def __post_init__(self) -> None:
-        if self.mode not in REVISION_MODES:
-            raise KeepfitError(f"knowledge.mode: must be one of {REVISION_MODES}, got {self.mode!r}")
-        if self.bank not in BANK_MODES:
-            raise KeepfitError(f"knowledge.bank: must be one of {BANK_MODES}, got {self.bank!r}")
-        if not 0.0 <= self.momentum < 1.0:
-            raise KeepfitError(f"knowledge.momentum: must be in [0, 1), got {self.momentum}")
-        if self.topk is not None and self.topk < 1:
-            raise KeepfitError(f"knowledge.topk: must be >= 1 or null, got {self.topk}")
-        if self.refresh_every < 1 or self.temperature <= 0:
-            raise KeepfitError("knowledge: refresh_every >= 1 and temperature > 0 are required")
+    @model_validator(mode="after")
+    def _consistent(self) -> KnowledgeConfig:
         if self.mode == "attention" and self.detach_target:
-            raise KeepfitError(
-                "knowledge.detach_target=true leaves the attention untrained; use mode=retrieval"
-            )
+            raise ValueError("detach_target=true leaves the attention untrained; use mode=retrieval")
+        return self
 
 
 class RevisionAttention(nn.Module):
@@ -76,11 +77,13 @@ class RevisionAttention(nn.Module):
     The softmax runs over the K keys of each head.
     """
 
-    def __init__(self, dim: int, heads: int, dropout: float = 0.0) -> None:
+    def __init__(self, dim: int, heads: int, dropout: float = 0.0, softmax_over: str = "keys") -> None:
         super().__init__()
         if dim % heads:
             raise KeepfitError(f"revision attention: {heads} heads do not divide dim {dim}")
         self.dim, self.heads, self.head_dim = dim, heads, dim // heads
+        #: "keys" (the method) or "heads" (the reference's bug, kept to reproduce its weights' behaviour)
+        self.softmax_over = softmax_over
         self.q = nn.Linear(dim, dim)
         self.k = nn.Linear(dim, dim)
         self.v = nn.Linear(dim, dim)
@@ -105,7 +108,11 @@ class RevisionAttention(nn.Module):
         if key_mask is not None:
             mask = key_mask.view(1, 1, 1, -1) if key_mask.dim() == 1 else key_mask.view(b, 1, 1, -1)
             scores = scores.masked_fill(~mask, float("-inf"))
-        attn = self.dropout(torch.softmax(scores.float(), dim=-1).to(v.dtype))  # over keys, not heads
+        if self.softmax_over == "heads":  # the reference: F.softmax(scores) on (heads, Q, K) picks dim 0
+            attn = torch.softmax(scores.float(), dim=1)
+        else:
+            attn = torch.softmax(scores.float(), dim=-1)  # over the keys of each head
+        attn = self.dropout(attn.to(v.dtype))
         mixed = (attn @ v).reshape(b, h * dh)
         return self.out(mixed)
 
@@ -174,7 +181,8 @@ def gather_for_bank(index: Tensor, image: Tensor, text: Tensor) -> tuple[Tensor,
 def revise(
     query: Tensor, keys: Tensor, values: Tensor, cfg: KnowledgeConfig, attention: nn.Module | None
 ) -> Tensor:
-    """Expert-informed text embeddings (B, D), L2-normalised, for public image embeddings ``query``."""
+    """Expert-informed text embeddings (B, D) for public image embeddings ``query``: L2-normalised, except
+    the raw attention output when ``cfg.loss == "mse"`` (the reference's target)."""
     q = query if cfg.query_grad else query.detach()
     keys, values = keys.detach().to(q.dtype), values.detach().to(q.dtype)
     sims = None
@@ -185,7 +193,10 @@ def revise(
     if cfg.mode == "attention":
         if attention is None:
             raise KeepfitError("knowledge.mode=attention needs model.revision_heads > 0")
+        attention.softmax_over = cfg.attention_softmax
         out = attention(q, keys, values)
+        if cfg.loss == "mse":  # the reference compares the raw attention output
+            return out
     else:  # parameter-free retrieval: softmax over cosine similarities
         if sims is None:
             sims = F.normalize(q, dim=-1) @ keys.t()
@@ -195,7 +206,10 @@ def revise(
 
 
 def revision_loss(public_text: Tensor, revised: Tensor, cfg: KnowledgeConfig) -> Tensor:
-    """weight * mean(1 - cos(public text, revised)); target detached when chosen (or parameter-free)."""
+    """Unweighted revision loss: mean(1 - cos(public text, revised)), or the reference's MSE (``loss="mse"``);
+    the target is detached when chosen (or parameter-free). The caller multiplies by ``cfg.weight``."""
     target = revised.detach() if (cfg.detach_target or cfg.mode == "retrieval") else revised
-    cos = (F.normalize(public_text.float(), dim=-1) * target.float()).sum(-1)
-    return cfg.weight * (1.0 - cos).mean()
+    if cfg.loss == "mse":
+        return F.mse_loss(public_text.float(), target.float())
+    cos = (F.normalize(public_text.float(), dim=-1) * F.normalize(target.float(), dim=-1)).sum(-1)
+    return (1.0 - cos).mean()

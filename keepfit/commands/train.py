@@ -28,10 +28,10 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Pretrain KeepFIT. Multi-GPU: torchrun --nproc_per_node N --no-python keepfit train --config ..."""
-        from keepfit.config import load_config
         from keepfit.train import train
+        from keepfit.train.config import load_config
 
         cfg = load_config(config, overrides)
         summary = train(cfg, resume=resume, stop_at_step=stop_at_step)
-        keys = ("total_steps", "end_step", "retrieval_before", "retrieval_after", "loss_curve")
+        keys = ("total_steps", "end_step", "data", "heldout", "retrieval_before", "retrieval_after", "loss_curve")
         typer.echo(json.dumps({k: summary[k] for k in keys if k in summary}, indent=1))

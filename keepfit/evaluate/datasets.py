@@ -15,6 +15,7 @@ import numpy as np
 
 from mmretinal_builder.schema import MODALITIES
 
+from ..data import PublicItem
 from ..errors import KeepfitError
 
 
@@ -50,15 +51,15 @@ class LabeledImages:
         return {n: int((self.labels == i).sum()) for i, n in enumerate(self.class_names)}
 
 
-def _from_items(items: list[tuple[Path, list[str]]], name: str) -> LabeledImages:
-    multi = [str(p) for p, cats in items if len(cats) != 1]
+def _from_items(items: list[PublicItem], name: str) -> LabeledImages:
+    multi = [str(it.path) for it in items if len(it.categories) != 1]
     if multi:
         raise KeepfitError(f"{name}: {len(multi)} image(s) have several categories (e.g. {multi[0]}); "
                            "classification needs exactly one per image")
-    classes = sorted({cats[0] for _, cats in items})
+    classes = sorted({it.categories[0] for it in items})
     index = {c: i for i, c in enumerate(classes)}
-    labels = np.array([index[cats[0]] for _, cats in items], dtype=np.int64)
-    return LabeledImages([p for p, _ in items], labels, classes, name, ids=[p.name for p, _ in items])
+    labels = np.array([index[it.categories[0]] for it in items], dtype=np.int64)
+    return LabeledImages([it.path for it in items], labels, classes, name, ids=[it.path.name for it in items])
 
 
 def from_image_folder(root: str | Path) -> LabeledImages:

@@ -109,17 +109,22 @@ def encode_images(
     batch_size: int = 32,
     image_size: int | None = None,
     transform: Callable[[Image.Image], Tensor] | None = None,
+    space: str = "embedding",
 ) -> Tensor:
-    """(N, D) image embeddings; ``transform`` overrides the default letterbox preprocessing."""
+    """(N, D) image embeddings, or with ``space="backbone"`` the vision tower's pooled features (N, vision_dim)
+    before projection and normalisation; ``transform`` overrides the default letterbox preprocessing."""
+    if space not in ("embedding", "backbone"):
+        raise ValueError(f"space must be 'embedding' or 'backbone', got {space!r}")
     size = int(image_size or model.config.image_size)
     device = model_device(model)
+    encode = model.encode_image if space == "embedding" else model.image_features
     out = []
     with eval_mode(model):
         for batch in _batches(images, batch_size):
             pixels = torch.stack([transform(load_image(b)) if transform else to_pixels(b, size) for b in batch])
-            pixels = pixels.to(device)
-            out.append(model.encode_image(pixels).float().cpu())
-    return torch.cat(out) if out else torch.zeros(0, model.config.embed_dim)
+            out.append(encode(pixels.to(device)).float().cpu())
+    width = model.config.embed_dim if space == "embedding" else model.vision_dim
+    return torch.cat(out) if out else torch.zeros(0, width)
 
 
 @torch.no_grad()

@@ -1,52 +1,67 @@
-"""Linear probe: logistic regression on frozen image features, with honest model selection.
+"""Linear probe: logistic regression on frozen image features.
 
-Two split protocols, both stratified and seeded:
+Two protocols (:class:`ProbeConfig`, :meth:`ProbeConfig.paper`):
 
-* ``kfold``: true stratified k-fold; every sample is tested exactly once.
-* ``paper``: the MM-Retinal/FLAIR protocol, 20 % train / 20 % test per class, redrawn ``reshuffles``
-  times (these are reshuffles, not folds: test sets overlap across repeats).
-
-Inside each outer split only the TRAIN part is looked at to choose the regularisation ``C`` (inner
-stratified k-fold, out-of-fold predictions) and, for binary problems, the decision threshold (on the same
-out-of-fold probabilities). The classifier is then refit on the whole train part and scored once on test.
+* ``paper`` (the MM-Retinal/FLAIR "FT" columns): features of the frozen **backbone** (ResNet-50's pooled
+  2048-d output, before projection and normalisation), FLAIR's fixed ``LogisticRegression(C=0.316,
+  max_iter=1000, class_weight="balanced", random_state=0)``, arg-max decisions, per class 20 % train /
+  20 % test redrawn ``reshuffles`` times (reshuffles, not folds: test sets overlap across repeats).
+* ``kfold`` (ours, "tuned"): true stratified k-fold, every sample tested exactly once, on the projected
+  embeddings by default; inside each outer split only the TRAIN part is looked at to choose ``C`` (inner
+  stratified k-fold, out-of-fold predictions) and, for binary problems, the decision threshold (on the same
+  out-of-fold probabilities). The classifier is then refit on the whole train part and scored once on test.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from ..errors import KeepfitError
+from ..settings import Settings
 from .metrics import Objective, balanced_accuracy, choose_threshold, classification_metrics, summarise
 
 Protocol = Literal["kfold", "paper"]
 Split = tuple[np.ndarray, np.ndarray]
 
 
-@dataclass
-class ProbeConfig:
+class ProbeConfig(Settings):
     """Linear-probe protocol and model-selection settings (all recorded in the report)."""
 
+    section: ClassVar[str] = "linear_probe"
+
     protocol: Protocol = "kfold"
-    folds: int = 5
-    reshuffles: int = 5
-    train_fraction: float = 0.2
-    test_fraction: float = 0.2
-    Cs: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 0.316, 1.0, 10.0, 100.0, 1000.0)
-    default_C: float = 0.316  # used only when a class has < 2 train samples and nothing can be validated
-    inner_folds: int = 3
+    #: embedding = the model's projected, normalised embeddings; backbone = the vision tower's pooled
+    #: features before projection (the paper's)
+    features: Literal["embedding", "backbone"] = "embedding"
+    folds: int = Field(5, ge=2)
+    reshuffles: int = Field(5, ge=1)
+    train_fraction: float = Field(0.2, gt=0, lt=1)
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    #: choose C (and a binary threshold) by inner cross-validation on each train part; False = default_C
+    tune: bool = True
+    Cs: list[float] = Field(default_factory=lambda: [1e-3, 1e-2, 1e-1, 0.316, 1.0, 10.0, 100.0, 1000.0])
+    #: FLAIR's C; with tune=True used only when a class has < 2 train samples and nothing can be validated
+    default_C: float = 0.316
+    inner_folds: int = Field(3, ge=2)
     tune_threshold: bool = True
-    class_weight: str | None = "balanced"
+    class_weight: Literal["balanced"] | None = "balanced"
     max_iter: int = 2000
     seed: int = 42
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def paper(cls, seed: int = 0, reshuffles: int = 5) -> ProbeConfig:
+        """FLAIR's linear probe as the MM-Retinal paper ran it."""
+        return cls(protocol="paper", features="backbone", tune=False, tune_threshold=False, default_C=0.316,
+                   max_iter=1000, class_weight="balanced", seed=seed, reshuffles=reshuffles)
 
 
 def make_splits(y: np.ndarray, cfg: ProbeConfig) -> list[Split]:
@@ -82,7 +97,9 @@ def make_splits(y: np.ndarray, cfg: ProbeConfig) -> list[Split]:
 
 
 def _fit(X: np.ndarray, y: np.ndarray, C: float, cfg: ProbeConfig) -> LogisticRegression:
-    clf = LogisticRegression(C=C, max_iter=cfg.max_iter, class_weight=cfg.class_weight, random_state=cfg.seed)
+    # FLAIR's probe uses random_state=0 whatever the split seed
+    clf = LogisticRegression(C=C, max_iter=cfg.max_iter, class_weight=cfg.class_weight,
+                             random_state=0 if cfg.protocol == "paper" else cfg.seed)
     with warnings.catch_warnings():
         # tiny inner folds with large C may stop early; the selection step judges the result anyway
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -122,6 +139,9 @@ def fit_probe(
     """Choose C (and a binary threshold) by inner CV on ``train_idx`` only, then refit on all of it."""
     objective = objective or (lambda yt, yp: balanced_accuracy(yt, yp))
     Xtr, ytr = X[train_idx], y[train_idx]
+    if not cfg.tune:
+        sel = {"C": cfg.default_C, "reason": "fixed (no selection)"}
+        return FittedProbe(_fit(Xtr, ytr, cfg.default_C, cfg), cfg.default_C, None, sel, num_classes)
     smallest = np.bincount(ytr)[np.unique(ytr)].min()
     inner = min(cfg.inner_folds, int(smallest))
     if inner < 2 or len(np.unique(ytr)) < 2:
@@ -179,5 +199,5 @@ def linear_probe(
         m.update(split=i, C=probe.C, selection=probe.selection, n_train=int(len(train_idx)),
                  train_indices=train_idx.tolist(), test_indices=test_idx.tolist())
         runs.append(m)
-    return {"task": "linear-probe", "config": asdict(cfg), "class_names": list(class_names), "runs": runs,
-            "summary": summarise(runs)}
+    return {"task": "linear-probe", "protocol": cfg.protocol, "config": cfg.to_dict(),
+            "class_names": list(class_names), "runs": runs, "summary": summarise(runs)}

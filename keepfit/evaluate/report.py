@@ -91,7 +91,7 @@ def write_report(result: dict[str, Any], out_dir: str | Path, name: str = "repor
     out = Path(out_dir)
     files = {"json": write_json(result, out / f"{name}.json")}
     cm = result.get("confusion_matrix")
-    if cm is None and result.get("runs"):
+    if cm is None and result.get("runs") and result.get("task") != "few-shot":  # its runs mix methods
         cm = total_confusion(result["runs"])
     names = result.get("class_names")
     if cm is not None and names:
@@ -114,11 +114,11 @@ def _fmt(v: Any, column: str = "") -> str:
 
 def result_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Flatten one task result into table rows: classification rows carry :data:`TABLE_METRICS`, retrieval
-    rows R@k and the median rank; few-shot gives one row per (method, shots)."""
+    rows R@k and the median rank; few-shot gives one row per (method, shots), averaged over its seeds."""
     task = result.get("task", "?")
-    if task == "few-shot":
+    if task == "few-shot":  # one row per (method, shots): mean over the seeds (std in the JSON)
         return [{"task": f"{r['method']} {r['shots']}-shot", "n": r.get("n"), **{m: r.get(m) for m in TABLE_METRICS}}
-                for r in result["runs"]]
+                for r in result["summary"]]
     if task == "retrieval":
         return [
             {"task": f"retrieval {'image→text' if d == 'i2t' else 'text→image'}", "n": result.get("n"),

@@ -21,8 +21,9 @@ from .retrieval import caption_groups, retrieval_metrics
 from .zero_shot import DEFAULT_TEMPLATE, class_embeddings, class_prompts, zero_shot_evaluate
 
 
-def image_features(model: Any, data: LabeledImages, batch_size: int = 32) -> Tensor:
-    return encode_images(model, data.sources, batch_size=batch_size)
+def image_features(model: Any, data: LabeledImages, batch_size: int = 32, space: str = "embedding") -> Tensor:
+    """Embeddings (or ``space="backbone"``: the vision tower's pooled features) of every image of ``data``."""
+    return encode_images(model, data.sources, batch_size=batch_size, space=space)
 
 
 def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,9 +70,10 @@ def run_zero_shot(
 
 def run_linear_probe(model: Any, data: LabeledImages, cfg: ProbeConfig | None = None, *, batch_size: int = 32,
                      image_emb: Tensor | None = None) -> dict[str, Any]:
-    """Logistic regression on frozen image embeddings (classes too small for the protocol are dropped)."""
+    """Logistic regression on frozen image features of ``cfg.features`` (``image_emb``: precomputed features
+    of that kind); classes too small for the protocol are dropped."""
     cfg = cfg or ProbeConfig()
-    x = image_emb if image_emb is not None else image_features(model, data, batch_size)
+    x = image_emb if image_emb is not None else image_features(model, data, batch_size, cfg.features)
     minimum = cfg.folds if cfg.protocol == "kfold" else 2
     kept, dropped = keep_classes_with(data, minimum)
     if len(kept.class_names) < 2:
@@ -79,7 +81,8 @@ def run_linear_probe(model: Any, data: LabeledImages, cfg: ProbeConfig | None = 
                            f"(counts: {data.counts()})")
     rows = [i for i, v in enumerate(data.labels) if data.class_names[int(v)] in kept.class_names]
     r = linear_probe(np.asarray(x)[rows], kept.labels, kept.class_names, cfg)
-    r.update(data=describe_sources(kept), dropped_classes=dropped, seed=cfg.seed)
+    r.update(data=describe_sources(kept), dropped_classes=dropped, seed=cfg.seed, features=cfg.features,
+             feature_dim=int(np.asarray(x).shape[1]))
     return r
 
 
@@ -95,7 +98,8 @@ def run_few_shot(
     batch_size: int = 32,
     image_emb: Tensor | None = None,
 ) -> dict[str, Any]:
-    """CLIP-Adapter / Tip-Adapter / Tip-Adapter-F at each shot count, starting from the zero-shot prompts."""
+    """CLIP-Adapter / Tip-Adapter / Tip-Adapter-F at each shot count (N labelled images per class in total),
+    starting from the zero-shot prompts; every seed of ``cfg`` draws its own test part and shots."""
     prompts = class_prompts(data.class_names, descriptions, template)
     W = class_embeddings(model, prompts, batch_size=batch_size)
     x = image_emb if image_emb is not None else image_features(model, data, batch_size)

@@ -1,14 +1,13 @@
 """Zero-shot classification with prompt ensembles.
 
 Each class has a list of descriptions (from the domain-knowledge dictionary in :mod:`keepfit.prompts`, or a
-YAML/JSON file mapping class -> descriptions). Every description becomes a prompt through a template
+YAML/JSON file mapping class -> descriptions, or FLAIR's ``dictionary.py``). Every description becomes a prompt through a template
 ("A fundus photograph of {}", the paper's), the prompts are encoded, their embeddings averaged and the mean
 re-normalised, so the score ``exp(logit_scale) * cos(image, class)`` is a true cosine similarity.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,37 +58,19 @@ def fill_template(template: str, description: str) -> str:
 
 
 def load_class_descriptions(path: str | Path) -> dict[str, list[str]]:
-    """Read a YAML/JSON mapping ``class -> description | [descriptions]`` (order of keys = class order)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: class-description file not found")
-    text = p.read_text(encoding="utf-8")
-    try:
-        if p.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
+    """Read ``class -> description | [descriptions]`` from YAML, JSON or FLAIR's ``dictionary.py`` (order of
+    keys = class order); see :func:`keepfit.prompts.read_descriptions`."""
+    from ..prompts import read_descriptions
 
-            data = yaml.safe_load(text)
-    except (json.JSONDecodeError, ValueError) as e:
-        raise ConfigError(f"{p}: cannot parse class descriptions ({e})") from e
-    if not isinstance(data, Mapping) or not data:
-        raise ConfigError(f"{p}: expected a non-empty mapping class -> descriptions")
-    out: dict[str, list[str]] = {}
-    for cls, desc in data.items():
-        items = [desc] if isinstance(desc, str) else desc
-        if not isinstance(items, list) or not items or not all(isinstance(d, str) and d.strip() for d in items):
-            raise ConfigError(f"{p}: class {cls!r} needs a non-empty string or list of non-empty strings")
-        out[str(cls)] = list(items)
-    return out
+    return read_descriptions(path)
 
 
 def default_descriptions(classes: Sequence[str]) -> dict[str, list[str]]:
-    """Per class: its canonical name and the domain-knowledge descriptions from :mod:`keepfit.prompts`
-    (a class the dictionary does not know gets just its canonical name)."""
-    from ..prompts import descriptions
+    """Per class: its name and the expert-knowledge descriptions of :mod:`keepfit.prompts` (FLAIR's class set;
+    a class the dictionary does not know gets just its name, as in FLAIR)."""
+    from ..prompts import DEFAULT_KNOWLEDGE
 
-    return {c: list(descriptions(c)) for c in classes}
+    return {c: list(DEFAULT_KNOWLEDGE.descriptions(c)) for c in classes}
 
 
 def class_prompts(

@@ -15,8 +15,9 @@ def register(app: typer.Typer) -> None:
     def samples(
         out_dir: Path = typer.Argument(..., help="folder for the PDFs and ground_truth.json"),
         seed: int = typer.Option(0, help="random seed: the same seed gives the same bytes"),
-        books: int = typer.Option(7, min=1, help="number of books (the default set: EN/ZH born-digital, mixed, "
-                                                 "EN and ZH scans, a broken text layer)"),
+        books: int = typer.Option(9, min=1, help="number of books (the default set: EN/ZH born-digital, mixed, "
+                                                 "EN and ZH scans, a broken text layer, a pdfTeX thesis in "
+                                                 "ES/PT/FR, a scanned Persian paper)"),
         figures: int = typer.Option(35, "--figures", min=1, help="captioned figures per book"),
         scanned: bool = typer.Option(True, "--scanned/--no-scanned", help="also write scanned variants"),
         broken_text: bool = typer.Option(True, "--broken-text/--no-broken-text",

@@ -16,7 +16,7 @@ import re
 from .language import HAN_RE
 
 _STRIP = "()[]{}.,;:!?\"'“”‘’«»–—-/"
-_WORD_RE = re.compile(r"^[A-Za-z\u00c0-\u024f\u0370-\u03ff]+(?:[-'’][A-Za-z\u00c0-\u024f]+)*$")
+_WORD_RE = re.compile(r"^[A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]+(?:[-'’][A-Za-z\u00c0-\u024f\u0400-\u04ff]+)*$")
 _NUMBER_RE = re.compile(r"^[±+\-]?\d+(?:[.,:/×x\-–]\d+)*(?:%|°|mm|μm|µm|um|cm|ms|s|min|h|d|y)?$")
 _LABELISH_RE = re.compile(r"^(?:[A-Za-z]\d{0,2}|\d{1,2}[A-Za-z]|[ivxIVX]{1,4}|[A-Za-z]-[A-Za-z])$")
 _VOWEL_RE = re.compile(r"[aeiouyAEIOUY\u00c0-\u024f]")
@@ -30,7 +30,8 @@ def _token_is_clean(tok: str) -> bool:
     if _NUMBER_RE.match(core) or _LABELISH_RE.match(core):
         return True
     if not _WORD_RE.match(core):
-        return False
+        # a word of a script without letter case (Persian, Arabic, Hebrew, Devanagari ...) is a word
+        return all(c.isalpha() and not (c.isupper() or c.islower()) for c in core.replace("\u200c", ""))
     if core.isupper() or core[:1].isupper() and core[1:].islower() or core.islower():
         # long lower-case runs without vowels ("rnmw", "tlhf") are OCR confusions
         return not (len(core) >= 4 and core.islower() and not _VOWEL_RE.search(core))
@@ -55,7 +56,8 @@ def noise_ratio_zh(text: str) -> float:
 
 
 def word_count(text: str | None) -> int:
-    return len(re.findall(r"[A-Za-z\u00c0-\u024f]+", text or ""))
+    """Words of any alphabetic script (Chinese is counted in characters elsewhere)."""
+    return len([w for w in re.findall(r"[^\W\d_]+", text or "") if not HAN_RE.search(w)])
 
 
 def caption_flags(en: str | None, zh: str | None, *, min_words_en: int = 2, min_chars_zh: int = 4,

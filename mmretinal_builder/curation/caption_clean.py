@@ -25,10 +25,10 @@ from . import nlp
 from .caption_checks import caption_flags
 from .language import split_bilingual
 
-_NUM = r"[0-9０-９]+(?:\s?[-–‐.．]\s?[0-9０-９]+)*[A-Za-z]?"
+_NUM = r"[0-9０-９٠-٩۰-۹]+(?:\s?[-–‐.．]\s?[0-9０-９٠-٩۰-۹]+)*[A-Za-z]?"
 LABEL_RE = re.compile(
-    r"^\s*(?P<label>(?:(?:Fig(?:ure)?s?|FIG(?:URE)?S?|Figura|Fig\.|Abb|Abbildung|Plate|PLATE)\.?\s*"
-    + _NUM + r"|图\s*" + _NUM + r"))\s*[.．:：]?\s*"
+    r"^\s*(?P<label>(?:(?:Fig(?:ure)?s?|FIG(?:URE)?S?|Figura|Fig\.|Abb|Abbildung|Plate|PLATE|Рис|Рисунок)\.?\s*"
+    + _NUM + r"|[图圖図]\s*" + _NUM + r"|(?:شکل|شكل)\s*" + _NUM + r"))\s*[.．:：،]?\s*"
 )
 _CITE_NUM_RE = re.compile(r"\s?[\[［〔]\s*\d+(?:\s*[,，–\-]\s*\d+)*\s*[\]］〕]")
 _AUTHOR = r"[A-Z][A-Za-z'’\-]+(?:\s+(?:and|&)\s+[A-Z][A-Za-z'’\-]+|\s+et\s+al\.?)?"

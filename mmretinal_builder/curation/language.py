@@ -1,5 +1,8 @@
 """Language by script statistics (Han vs Latin letters), and splitting bilingual captions.
 
+"English" here means the caption's non-Chinese text, whatever its language (``en`` holds Spanish, French,
+Persian ... text too; the modality cues and the entity ruler read every language).
+
 Nothing is assumed from the book: a Chinese atlas may print English captions under Chinese ones, an
 English book may quote a Chinese term. A caption is cut into runs of Han text and runs of Latin text;
 a Latin run counts as English only when it is long enough to be a phrase of its own (``min_words``)
@@ -103,10 +106,12 @@ def _ends_sentence(han_text: str) -> bool:
 
 
 def _tidy_en(text: str | None) -> str | None:
+    """The non-Chinese part: English, or any other language and script (Spanish, Persian, Russian ...):
+    kept whenever it holds a letter."""
     if not text:
         return None
     text = re.sub(r"\s+", " ", text).strip(" \t\n;,，；")
-    return text if LATIN_RE.search(text) else None
+    return text if any(c.isalpha() for c in text) else None
 
 
 def _tidy_zh(text: str | None) -> str | None:

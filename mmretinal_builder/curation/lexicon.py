@@ -1,10 +1,16 @@
-"""The ophthalmic lexicon (English + Chinese) behind the caption entity ruler and the modality cues.
+"""The ophthalmic lexicon behind the caption entity ruler and the modality cues.
 
 Each :class:`Concept` has a canonical English name (its ``id``, used as the keyword), a label
 (``DISEASE``, ``LESION``, ``ANATOMY``, ``MODALITY``), English terms (matched case-insensitively),
-abbreviations (matched case-sensitively, so "FA" is not "fa" and "DR" is not "Dr."), and Chinese terms.
+abbreviations (matched case-sensitively, so "FA" is not "fa" and "DR" is not "Dr."; an abbreviation is a
+cue in every language and script: "Imagen OCT", "OCT图像", "تصویر OCT"), Chinese terms (simplified and
+traditional) and terms in other languages (``intl``: Spanish, Portuguese, French, German, Italian, Persian;
+matched case- and accent-insensitively, so "angiografia fluoresceinica" is "angiografía fluoresceínica").
 ``MODALITY`` concepts carry the modality class they are evidence for (CFP, FFA, OCT, or None when
 the imaging method has no class of its own).
+
+:func:`~.terms.find_terms` matches the whole lexicon on any text, whatever its language (the modality cues
+use it); the spaCy pipelines of :mod:`.nlp` use the same terms for caption entities.
 """
 
 from __future__ import annotations
@@ -23,15 +29,23 @@ class Concept:
     abbr: tuple[str, ...] = ()
     zh: tuple[str, ...] = ()
     modality: str | None = None  # for MODALITY concepts: the class the term is a cue for
+    intl: tuple[str, ...] = ()  # terms in other languages (es, pt, fr, de, it, fa), accents optional
 
 
-def _c(id: str, label: str, en: str = "", abbr: str = "", zh: str = "", modality: str | None = None) -> Concept:
-    """Compact constructor: terms separated by '|'."""
+def _c(id: str, label: str, en: str = "", abbr: str = "", zh: str = "", modality: str | None = None,
+       **other: str) -> Concept:
+    """Compact constructor: terms separated by '|'; ``other`` by language code (``es``, ``pt``, ``fr``, ``de``,
+    ``it``, ``fa``, and ``zh_hant`` for traditional Chinese, kept with the Chinese terms)."""
 
     def split(s: str) -> tuple[str, ...]:
         return tuple(t.strip() for t in s.split("|") if t.strip())
 
-    return Concept(id, label, (id, *split(en)), split(abbr), split(zh), modality)
+    unknown = set(other) - {"es", "pt", "fr", "de", "it", "fa", "zh_hant"}
+    if unknown:
+        raise ValueError(f"lexicon: unknown language(s) {sorted(unknown)} for {id!r}")
+    intl = tuple(t for lang in ("es", "pt", "fr", "de", "it", "fa") for t in split(other.get(lang, "")))
+    return Concept(id, label, (id, *split(en)), split(abbr), split(zh) + split(other.get("zh_hant", "")), modality,
+                   intl)
 
 
 CONCEPTS: tuple[Concept, ...] = (
@@ -185,27 +199,98 @@ CONCEPTS: tuple[Concept, ...] = (
        "fundus photography|fundus photo|fundus photos|fundus image|fundus images|color fundus image|"
        "colour fundus image|color fundus images|color photograph|colour photograph|fundus camera|"
        "red-free photograph|red-free image|red free photograph",
-       "CFP", "彩色眼底照相|彩色眼底照片|彩色眼底像|眼底彩照|眼底彩色照相|眼底照相|眼底照片|眼底像|彩照|无赤光眼底照相|无赤光",
-       modality="CFP"),
+       "CFP|CFPs", "彩色眼底照相|彩色眼底照片|彩色眼底像|眼底彩照|眼底彩色照相|眼底照相|眼底照片|眼底像|彩照|无赤光眼底照相|无赤光|"
+       "彩色眼底|眼底摄影|彩色眼底摄影|眼底照|眼底图像",
+       modality="CFP",
+       es="retinografía|retinografía en color|retinografía color|retinografía aneritra|fotografía de fondo de ojo|"
+          "fotografía del fondo de ojo|fotografía en color del fondo de ojo|foto de fondo de ojo|"
+          "imagen de fondo de ojo|imagen del fondo de ojo|fotografía del fondo|cámara de fondo de ojo",
+       pt="retinografia|retinografia colorida|retinografia a cores|fotografia do fundo de olho|"
+          "fotografia de fundo de olho|fotografia do fundo do olho|foto do fundo de olho|imagem de fundo de olho|"
+          "imagem do fundo de olho|retinografia aneritra",
+       fr="rétinographie|rétinographie couleur|rétinographie en couleur|photographie du fond d'œil|"
+          "photographie couleur du fond d'œil|photo du fond d'œil|cliché du fond d'œil|image du fond d'œil|"
+          "photographie du fond de l'œil|rétinophotographie|photographie anérythre",
+       de="Fundusfoto|Fundusfotografie|Fundusphotographie|Farbfundusfoto|Farbfundusfotografie|"
+          "Farbfundusphotographie|Fundusaufnahme|Fundusbild|Funduskamera|Farbfotografie des Augenhintergrundes|"
+          "Fotografie des Augenhintergrundes|rotfreie Aufnahme",
+       it="retinografia a colori|fotografia del fondo oculare|fotografia del fondo dell'occhio|"
+          "fotografia del fundus|foto del fondo oculare|immagine del fondo oculare|fotografia a colori del fundus",
+       fa="عکس رنگی فوندوس|عکس فوندوس|تصویر فوندوس|عکاسی فوندوس|عکس رنگی ته چشم|عکس ته چشم|رتینوگرافی",
+       zh_hant="彩色眼底照片|眼底照片|眼底攝影|彩色眼底攝影|眼底相片|眼底彩色攝影|眼底圖像|無赤光"),
     _c("fluorescein angiography", MODALITY, "fundus fluorescein angiography|fluorescein angiogram|fluorescein "
        "angiograms|fluorescein fundus angiography|angiogram|angiography|early phase|late phase|arteriovenous phase|"
        "venous phase|laminar phase",
-       "FFA|FA|FFAG", "荧光素眼底血管造影|眼底荧光素血管造影|眼底荧光血管造影|荧光素血管造影|荧光血管造影|荧光造影|造影早期|"
-       "造影晚期|造影",
-       modality="FFA"),
+       "FFA|FA|FFAG|FAG|FLA|AGF|FFAs", "荧光素眼底血管造影|眼底荧光素血管造影|眼底荧光血管造影|荧光素血管造影|荧光血管造影|"
+       "荧光造影|造影早期|造影晚期|造影",
+       modality="FFA",
+       es="angiografía fluoresceínica|angiografía con fluoresceína|angiografía fluoresceínica de fondo de ojo|"
+          "angiofluoresceingrafía|angiofluoresceinografía|angiografía retiniana|angiografía|fase precoz|"
+          "fase tardía|tiempos tardíos|tiempos precoces|fase arteriovenosa",
+       pt="angiografia fluoresceínica|angiografia com fluoresceína|angiofluoresceinografia|"
+          "angiografia fluoresceínica do fundo de olho|angiografia|fase precoce|fase tardia",
+       fr="angiographie à la fluorescéine|angiographie fluorescéinique|angiographie en fluorescence|"
+          "angiofluorographie|angiographie|temps précoce|temps tardif|temps tardifs|temps artério-veineux",
+       de="Fluoreszenzangiographie|Fluoreszenzangiografie|Fluoreszeinangiographie|Fluoreszeinangiografie|"
+          "Fluoreszein-Angiographie|Fluoreszein-Angiografie|Angiographie|Angiografie|Frühphase|Spätphase",
+       it="fluorangiografia|fluorangiografia retinica|angiografia con fluoresceina|angiografia fluoresceinica|"
+          "fase precoce|fase tardiva",
+       fa="آنژیوگرافی فلورسئین|آنژیوگرافی با فلورسئین|فلورسئین آنژیوگرافی|آنژیوگرافی فلورسنت|آنژیوگرافی",
+       zh_hant="螢光素眼底血管攝影|眼底螢光血管攝影|螢光血管攝影|螢光素血管攝影|螢光眼底血管攝影|螢光素眼底血管造影|"
+               "眼底螢光素血管造影|螢光血管造影|螢光造影|眼底螢光造影"),
     _c("indocyanine green angiography", MODALITY, "indocyanine green angiogram|ICG angiography", "ICGA|ICG",
-       "吲哚菁绿血管造影|吲哚青绿血管造影|吲哚菁绿脉络膜血管造影", modality="FFA"),
+       "吲哚菁绿血管造影|吲哚青绿血管造影|吲哚菁绿脉络膜血管造影", modality="FFA",
+       es="angiografía con verde de indocianina|angiografía con indocianina verde",
+       pt="angiografia com indocianina verde|angiografia com verde de indocianina",
+       fr="angiographie au vert d'indocyanine|angiographie en infrarouge au vert d'indocyanine",
+       de="Indocyaningrün-Angiographie|Indocyaningrünangiographie|Indocyaningrün-Angiografie",
+       it="angiografia con verde indocianina|angiografia al verde indocianina",
+       fa="آنژیوگرافی ایندوسیانین گرین|آنژیوگرافی با ایندوسیانین سبز",
+       zh_hant="吲哚青綠血管攝影|吲哚菁綠血管造影|吲哚青綠血管造影"),
     _c("optical coherence tomography", MODALITY, "optical coherence tomogram|spectral-domain optical coherence "
        "tomography|swept-source optical coherence tomography|OCT scan|OCT image|B-scan|B scan|line scan|"
        "horizontal scan|vertical scan|tomogram",
-       "OCT|SD-OCT|SS-OCT|EDI-OCT", "光学相干断层扫描|光学相干断层成像|光相干断层扫描|相干光断层扫描|相干光层析成像|OCT图像|"
-       "OCT扫描", modality="OCT"),
-    _c("OCT angiography", MODALITY, "optical coherence tomography angiography", "OCTA|OCT-A",
-       "光学相干断层扫描血管成像|OCT血管成像", modality="OCT"),
-    _c("fundus autofluorescence", MODALITY, "autofluorescence", "FAF", "眼底自发荧光|自发荧光"),
-    _c("ultrasonography", MODALITY, "ultrasound|ultrasound B-scan|echography", "", "超声|B超|超声检查"),
+       "OCT|SD-OCT|SS-OCT|EDI-OCT|OCTs|TCO", "光学相干断层扫描|光学相干断层成像|光相干断层扫描|相干光断层扫描|相干光层析成像|"
+       "OCT图像|OCT扫描|光学相干断层",
+       modality="OCT",
+       es="tomografía de coherencia óptica|tomografía óptica de coherencia|tomografía de coherencia óptica de "
+          "dominio espectral|tomografía por coherencia óptica|corte tomográfico",
+       pt="tomografia de coerência óptica|tomografia de coerência ótica|tomografia por coerência óptica|"
+          "tomografia de coerência óptica de domínio espectral",
+       fr="tomographie par cohérence optique|tomographie en cohérence optique|tomographie à cohérence optique|"
+          "coupe tomographique",
+       de="optische Kohärenztomographie|optische Kohärenztomografie|optischen Kohärenztomographie|"
+          "optischen Kohärenztomografie|Kohärenztomographie|Kohärenztomografie|OCT-Aufnahme|OCT-Bild|OCT-Schnitt",
+       it="tomografia a coerenza ottica|tomografia ottica a radiazione coerente|tomografia ottica computerizzata",
+       fa="توموگرافی انسجام نوری|توموگرافی همدوسی نوری|توموگرافی پیوستگی نوری|توموگرافی انسجام اپتیکی",
+       zh_hant="光學相干斷層掃描|光學同調斷層掃描|光學相干斷層成像|光學同調斷層攝影|相干光斷層掃描|光學相干斷層|"
+               "OCT圖像|OCT掃描"),
+    _c("OCT angiography", MODALITY, "optical coherence tomography angiography", "OCTA|OCT-A|OCTAs",
+       "光学相干断层扫描血管成像|OCT血管成像", modality="OCT",
+       es="angiografía por OCT|angio-OCT|angiografía OCT|angiografía por tomografía de coherencia óptica|angio-TCO",
+       pt="angio-OCT|angiografia por OCT|angiotomografia de coerência óptica|angiografia por tomografia de "
+          "coerência óptica",
+       fr="angiographie OCT|OCT-angiographie|angio-OCT|angiographie par tomographie en cohérence optique",
+       de="OCT-Angiographie|OCT-Angiografie|OCT Angiographie",
+       it="angio-OCT|angiografia OCT|angiografia con tomografia a coerenza ottica",
+       fa="آنژیوگرافی OCT|آنژیو OCT",
+       zh_hant="光學相干斷層掃描血管成像|OCT血管成像|光學同調斷層掃描血管攝影"),
+    _c("fundus autofluorescence", MODALITY, "autofluorescence", "FAF|AF",
+       "眼底自发荧光|自发荧光",
+       es="autofluorescencia|autofluorescencia de fondo de ojo|autofluorescencia del fondo de ojo",
+       pt="autofluorescência|autofluorescência do fundo de olho",
+       fr="autofluorescence|autofluorescence du fond d'œil",
+       de="Fundusautofluoreszenz|Autofluoreszenz", it="autofluorescenza|autofluorescenza del fondo oculare",
+       fa="اتوفلورسانس|اتوفلورسنس فوندوس", zh_hant="眼底自發螢光|自發螢光"),
+    _c("ultrasonography", MODALITY, "ultrasound|ultrasound B-scan|echography", "", "超声|B超|超声检查",
+       es="ecografía|ecografía ocular", pt="ecografia|ultrassonografia|ultrassonografia ocular",
+       fr="échographie|échographie oculaire", de="Ultraschall|Sonographie|Sonografie|Echographie",
+       it="ecografia|ecografia oculare", fa="سونوگرافی|اولتراسونوگرافی", zh_hant="超音波|超音波檢查|超聲"),
     _c("ultra-widefield imaging", MODALITY, "ultra-widefield|ultrawide-field|wide-field|widefield", "UWF",
-       "超广角|广角眼底"),
+       "超广角|广角眼底",
+       es="campo ultraamplio|campo ultra amplio|gran angular", pt="campo ultra-amplo|grande angular",
+       fr="ultra grand champ|ultra-grand champ|grand champ", de="Ultraweitwinkel|Weitwinkel",
+       it="campo ultra-ampio|grandangolo", zh_hant="超廣角|廣角眼底"),
 )
 
 
@@ -215,7 +300,8 @@ def concepts_by_id() -> dict[str, Concept]:
     for c in CONCEPTS:
         if c.id in out:
             o = out[c.id]
-            c = Concept(c.id, c.label, o.en + c.en, o.abbr + c.abbr, o.zh + c.zh, o.modality or c.modality)
+            c = Concept(c.id, c.label, o.en + c.en, o.abbr + c.abbr, o.zh + c.zh, o.modality or c.modality,
+                        o.intl + c.intl)
         out[c.id] = c
     return out
 

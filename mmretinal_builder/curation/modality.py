@@ -16,12 +16,21 @@ the wrong side costs a lot.
 * **OCT**: grey, layered (vertical gradients dominate), a dark band above the retina or a dark border.
 * **other**: ``1 - max(retinal)``.
 
-Caption cues (lexicon MODALITY terms such as "fluorescein angiography", "FFA", "OCT", "B-scan",
-"荧光素眼底血管造影", "彩色眼底照相") add ``cue_weight * share`` to the cued class's log-score, where
-``share`` is that class's fraction of all modality mentions (a caption naming three modalities is a weak
-cue for each). Scores are then normalised (softmax); the confidence is the winner's probability. With
-the default weight a cue decides between classes the image finds ambiguous but cannot turn a chart into
-a fundus photograph.
+Caption cues are the lexicon's MODALITY terms in any language (:func:`~.terms.find_terms`: "fluorescein
+angiography", "angiografía fluoresceínica", "rétinographie", "optische Kohärenztomographie",
+"荧光素眼底血管造影", "螢光素眼底血管攝影", "توموگرافی انسجام نوری") and abbreviations in any script ("Imagen
+OCT", "OCT图像"). ``share`` is each class's fraction of the caption's modality mentions. A caption that names
+one grey modality (FFA or OCT, share >= ``cue_single_share``) for a picture the image model finds grey and
+retinal (p(other) < 0.5) adds ``cue_weight_single`` to that class's log-score: the image model tells a B-scan from an
+angiogram only weakly (margins of 2-5 log units on real B-scans), the caption names it. Any other cue adds
+``cue_weight * share`` (a caption naming three modalities is a weak cue for each). Scores are then normalised
+(softmax); the confidence is the winner's probability. A caption cannot turn a chart into a fundus
+photograph, nor a clear colour photograph into an angiogram (colour against grey stays the image's call).
+
+Image and caption may disagree, and the result says so: :class:`ModalityResult` keeps the image's own
+verdict (``image_modality``), the caption's (``cue_modality``, with the words that named it) and the rule
+that decided (:attr:`ModalityResult.rule`: ``image`` when the caption names nothing, ``agree``,
+``caption`` when the caption overruled the image, ``image-over-caption`` when the image overruled it).
 
 A compound figure left whole (the panel stage found no panels) is split on uniform gutters and judged
 by its cells (:func:`classify_image`). Every threshold lives in :class:`ModalityThresholds`, which the
@@ -49,6 +58,7 @@ from .imagefeatures import ImageFeatures, as_bgr, image_features
 from .lexicon import MODALITY
 
 RETINAL = ("CFP", "FFA", "OCT")
+GREY = ("FFA", "OCT")  # the retinal classes the image model tells apart by structure only, not by colour
 
 
 class ModalityThresholds(BaseModel):
@@ -79,7 +89,9 @@ class ModalityThresholds(BaseModel):
     oct_vert_grad: float = 0.60
     oct_dark_top: float = 0.20
     oct_dark_border: float = 0.30
-    cue_weight: float = 2.0  # log-score added to a caption-cued class
+    cue_weight: float = 2.0  # log-score added to a caption-cued class, times its share (several modalities named)
+    cue_weight_single: float = 5.0  # log-score added when the caption names one modality
+    cue_single_share: float = 0.75  # share of the mentions at which one modality counts as "the" one named
 
 
 def _up(x: float, t: float, s: float) -> float:
@@ -119,24 +131,26 @@ def image_scores(f: ImageFeatures, t: ModalityThresholds | None = None) -> dict[
     return {"CFP": max(cfp_colour, cfp_grey), "FFA": ffa, "OCT": oct_}
 
 
+def modality_mentions(text: str | None) -> list[tuple[str, str]]:
+    """``(class, words)`` for every mention of an imaging modality that has a class, in any language."""
+    if not text or not text.strip():
+        return []
+    from .lexicon import modality_of
+    from .terms import find_terms
+
+    out = []
+    for t in find_terms(text, MODALITY):
+        mod = modality_of(t.concept)
+        if mod:
+            out.append((mod, t.text))
+    return out
+
+
 def caption_cues(text: str | None) -> dict[str, float]:
     """Share of each modality among the caption's modality mentions (empty when there are none)."""
-    if not text or not text.strip():
-        return {}
-    from . import nlp
-    from .language import split_bilingual
-    from .lexicon import concepts_by_id
-
-    concepts = concepts_by_id()
     counts: dict[str, int] = {}
-    en, zh = split_bilingual(text)
-    for lang, part in (("en", en), ("zh", zh)):
-        if not part:
-            continue
-        for e in nlp.entities(part, lang):
-            c = concepts.get(e["id"])
-            if c is not None and c.label == MODALITY and c.modality:
-                counts[c.modality] = counts.get(c.modality, 0) + 1
+    for mod, _ in modality_mentions(text):
+        counts[mod] = counts.get(mod, 0) + 1
     total = sum(counts.values())
     return {k: round(v / total, 4) for k, v in sorted(counts.items())} if total else {}
 
@@ -149,19 +163,47 @@ class ModalityResult:
     image_modality: str  # what the image alone says
     cue_modality: str | None  # the caption's strongest cue, if any
     features: ImageFeatures = field(repr=False)
+    image_confidence: float = 0.0  # the image-only probability of image_modality
+    cue_share: float = 0.0  # the strongest cue's share of the caption's modality mentions
+    cue_terms: tuple[str, ...] = ()  # the words that named a modality, as matched (accents folded)
 
     @property
     def retinal(self) -> bool:
         return self.modality in RETINAL
 
+    @property
+    def rule(self) -> str:
+        """Which evidence decided: ``image`` (no cue), ``agree``, ``caption`` (the caption overruled the image),
+        ``image-over-caption`` (the image overruled the caption), ``combined`` (neither verdict alone)."""
+        if self.cue_modality is None:
+            return "image"
+        if self.modality == self.cue_modality:
+            return "agree" if self.image_modality == self.cue_modality else "caption"
+        return "image-over-caption" if self.modality == self.image_modality else "combined"
 
-def combine(scores: dict[str, float], cues: dict[str, float], cue_weight: float) -> dict[str, float]:
-    """Image log-scores + caption cues -> probabilities over MODALITIES (rounded, sum ~1)."""
+    def evidence(self) -> dict[str, object]:
+        """What the record keeps (``modality_evidence``): both verdicts and the deciding rule."""
+        return {"image": self.image_modality, "image_confidence": round(self.image_confidence, 4),
+                "caption": self.cue_modality, "caption_share": round(self.cue_share, 4),
+                "caption_terms": list(self.cue_terms), "rule": self.rule}
+
+
+def combine(scores: dict[str, float], cues: dict[str, float], cue_weight: float,
+            single_weight: float | None = None, single_share: float = 0.75) -> dict[str, float]:
+    """Image log-scores + caption cues -> probabilities over MODALITIES (rounded, sum ~1).
+
+    A grey class (FFA, OCT) holding at least ``single_share`` of the mentions, on an image the image model finds
+    retinal (p(other) < 0.5) and whose best retinal class is grey too, gets ``single_weight`` (when given) instead of ``cue_weight * share``: the caption tells
+    an angiogram from a B-scan better than the image model does, while colour against grey stays the image's
+    call (a red-free photograph is grey, a colour-coded OCT map is colourful)."""
     p_max = max(math.exp(v) for v in scores.values())
     logits = {**scores, "other": math.log(max(1e-9, 1.0 - p_max))}
+    # the strong cue only chooses between retinal classes: never for a picture the image finds non-retinal
+    grey_image = p_max > 0.5 and max(RETINAL, key=lambda m: (scores.get(m, -math.inf), -RETINAL.index(m))) in GREY
     for k, share in cues.items():
         if k in logits:
-            logits[k] += cue_weight * share
+            named = single_weight is not None and share >= single_share and grey_image and k in GREY
+            logits[k] += single_weight if named else cue_weight * share
     m = max(logits.values())
     ex = {k: math.exp(v - m) for k, v in logits.items()}
     z = sum(ex.values())
@@ -216,11 +258,15 @@ def classify_image(img: np.ndarray, caption: str | None = None,
     f = features or image_features(img)
     scores = image_scores(f, t)
     image_only = combine(scores, {}, 0.0)
+    mentions = modality_mentions(caption)
     cues = caption_cues(caption)
-    probs = combine(scores, cues, t.cue_weight)
+    probs = combine(scores, cues, t.cue_weight, t.cue_weight_single, t.cue_single_share)
     best = _argmax(probs)
     cue = max(sorted(cues), key=lambda k: cues[k]) if cues else None
-    whole = ModalityResult(best, probs[best], probs, _argmax(image_only), cue, f)
+    img_best = _argmax(image_only)
+    terms = tuple(dict.fromkeys(w for _, w in mentions))
+    whole = ModalityResult(best, probs[best], probs, img_best, cue, f, image_only[img_best],
+                           cues.get(cue, 0.0) if cue else 0.0, terms)
     if best != "other" or not split:
         return whole
     cells = gutter_cells(img)
@@ -237,8 +283,9 @@ def classify_image(img: np.ndarray, caption: str | None = None,
     mod = max(RETINAL, key=lambda m: (votes[m], -RETINAL.index(m)))
     conf = round(sum(r.confidence * a for r, a in results if r.modality == mod) / votes[mod], 4)
     img_votes = {m: sum(a for r, a in results if r.image_modality == m) for m in MODALITIES}
-    return ModalityResult(mod, conf, avg, max(MODALITIES, key=lambda m: (img_votes[m], -MODALITIES.index(m))),
-                          cue, f)
+    img_mod = max(MODALITIES, key=lambda m: (img_votes[m], -MODALITIES.index(m)))
+    img_conf = sum(r.image_confidence * a for r, a in results if r.image_modality == img_mod) / max(1, img_votes[img_mod])
+    return ModalityResult(mod, conf, avg, img_mod, cue, f, round(img_conf, 4), whole.cue_share, whole.cue_terms)
 
 
 def confusion_matrix(truth: list[str], pred: list[str]) -> dict[str, dict[str, int]]:

@@ -22,6 +22,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .lexicon import concepts_by_id
+from .terms import fold
 
 #: Text before a token that must not end a sentence.
 _NO_BREAK_BEFORE = re.compile(
@@ -85,6 +86,9 @@ def _patterns(nlp: Language, lang: str) -> list[dict[str, Any]]:
         terms = c.en if lang == "en" else c.zh
         if lang == "en":
             terms = tuple(t for term in terms for t in (term, english_plural(term)))
+            # the 'en' part of a caption is all of its non-Chinese text: Spanish, French, German ... terms too,
+            # with and without their accents
+            terms += tuple(t for term in c.intl for t in (term, fold(term)))
         for term in dict.fromkeys(terms):
             out.append({"label": c.label, "pattern": term, "id": cid})
         for abbr in dict.fromkeys(c.abbr):

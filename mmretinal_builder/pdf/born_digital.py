@@ -17,6 +17,7 @@ import pymupdf
 
 from ..errors import BookError
 from ..geometry import BBox
+from .glyphs import MarkTrace, is_mark, line_needs_repair, mark_traces, raw_line_texts, rules_near
 from .page_model import DrawingCluster, ImagePlacement, PageModel, Span, TextLine
 
 TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
@@ -118,13 +119,14 @@ def build_page_model(page: pymupdf.Page, xref_digests: dict[int, bytes] | None =
     rect = page.rect
     model = PageModel(number=page.number + 1, size=(float(rect.width), float(rect.height)),
                       rotation=int(page.rotation))
+    paths = _paths(page, rot, model.size)
     tp = page.get_textpage(flags=TEXT_FLAGS)
-    model.lines = _lines(tp.extractDICT(), rot)
+    model.lines = _lines(tp, rot, _underscore_rules(paths), page)
     del tp
     listed = page.get_images(full=True)
     if listed:
         model.images = _images(page, listed, rot, xref_digests if xref_digests is not None else {})
-    model.drawings = cluster_paths(_paths(page, rot, model.size), CLUSTER_TOLERANCE)
+    model.drawings = cluster_paths(paths, CLUSTER_TOLERANCE)
     return model
 
 
@@ -133,17 +135,48 @@ def _vis(box: Any, rot: pymupdf.Matrix) -> BBox:
     return (float(r.x0), float(r.y0), float(r.x1), float(r.y1))
 
 
-def _lines(d: dict[str, Any], rot: pymupdf.Matrix) -> list[TextLine]:
+def _underscore_rules(paths: list[dict[str, Any]]) -> list[BBox]:
+    """Small thin horizontal rules: the shape TeX's OT1 ``\\_`` takes (:mod:`.glyphs` decides)."""
+    return [p["bbox"] for p in paths if p["rule"] and p["bbox"][3] - p["bbox"][1] <= 1.5
+            and 1.0 <= p["bbox"][2] - p["bbox"][0] <= 15.0]
+
+
+def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None = None,
+           page: pymupdf.Page | None = None) -> list[TextLine]:
+    """Text lines of a page. Lines holding accent glyphs or touching an underscore rule are read again
+    glyph by glyph (``rawdict``, same text page so the same blocks and lines) and repaired by geometry
+    (:mod:`.glyphs`): the text a reader sees, not the drawing order."""
+    d = tp.extractDICT()
+    rules = rules or []
+    raw: dict[str, Any] | None = None
+    marks: list[MarkTrace] | None = None  # true boxes of combining marks, read once when a line has one
+    used_marks: set[int] = set()
     out: list[TextLine] = []
     bid = -1
-    for block in d.get("blocks", []):
+    for bi, block in enumerate(d.get("blocks", [])):
         if block.get("type") != 0:
             continue
         bid += 1
-        for line in block.get("lines", []):
+        for li, line in enumerate(block.get("lines", [])):
+            if not line.get("spans"):
+                continue
+            dx, dy = line.get("dir", (1.0, 0.0))
+            vdx = dx * rot.a + dy * rot.c  # direction in the visible frame (linear part only)
+            vdy = dx * rot.b + dy * rot.d
+            first = line["spans"][0]
+            origin = pymupdf.Point(first.get("origin", (0.0, 0.0))) * rot
+            texts = [s.get("text", "") for s in line.get("spans", [])]
+            lbox = _vis(line["bbox"], rot)
+            size = max((float(s.get("size", 0.0)) for s in line.get("spans", [])), default=0.0)
+            if line_needs_repair("".join(texts)) or (rules and rules_near(rules, lbox, size)):
+                raw = raw if raw is not None else tp.extractRAWDICT()
+                raw_line = raw["blocks"][bi]["lines"][li]
+                if marks is None and page is not None and any(is_mark(c) for t in texts for c in t):
+                    marks = mark_traces(page.get_texttrace())
+                texts = raw_line_texts(raw_line, lambda b: _vis(b, rot), (vdx, vdy), size, rules, float(origin.y),
+                                       marks or [], used_marks)
             spans = []
-            for s in line.get("spans", []):
-                text = s.get("text", "")
+            for s, text in zip(line.get("spans", []), texts, strict=True):
                 if not text:
                     continue
                 font = s.get("font", "")
@@ -156,12 +189,7 @@ def _lines(d: dict[str, Any], rot: pymupdf.Matrix) -> list[TextLine]:
             text = "".join(s.text for s in spans)
             if not text.strip():
                 continue
-            dx, dy = line.get("dir", (1.0, 0.0))
-            vdx = dx * rot.a + dy * rot.c  # direction in the visible frame (linear part only)
-            vdy = dx * rot.b + dy * rot.d
-            first = line["spans"][0]
-            origin = pymupdf.Point(first.get("origin", (0.0, 0.0))) * rot
-            out.append(TextLine(text=text, bbox=_vis(line["bbox"], rot), spans=spans, block_id=bid,
+            out.append(TextLine(text=text, bbox=lbox, spans=spans, block_id=bid,
                                 baseline=float(origin.y), horizontal=vdx > 0.99 and abs(vdy) < 0.02,
                                 direction=(round(vdx, 4), round(vdy, 4))))
     return out

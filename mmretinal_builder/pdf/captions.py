@@ -1,8 +1,9 @@
 """Caption detection on page models, and caption text normalisation.
 
 A caption starts a line with a cue from a configurable, multilingual list (``Fig.``, ``Figure``, ``图``,
-``Figura``, ``Abb.`` ... and, for tables, ``Table``, ``Tab.``, ``表`` ...) followed by a number (``3``,
-``3-12``, ``2.5``, ``S1``). Body-text references are rejected:
+``Figura``, ``Abb.``, ``شکل``, ``Рис.`` ... and, for tables, ``Table``, ``Tab.``, ``表``, ``جدول`` ...) followed by
+a number (``3``, ``3-12``, ``2.5``, ``S1``, ``۳-۲``; any decimal digits, read as ASCII in ``number``). Lines of
+right-to-left text are in reading order (the OCR reader sees to it) and their rows continue to the left. Body-text references are rejected:
 
 * the cue must start a line, and that line must start a paragraph (first line of its block, or the line
   above ends a sentence / is not running text / is far above), unless the label is set apart typographically;
@@ -27,18 +28,26 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..geometry import BBox, gap, horizontal_overlap, union
+from .bidi import is_rtl
+from .glyphs import SPACING_ACCENTS
+from .glyphs import compose as _compose
 from .layout import PageLayout, is_cjk
 from .page_model import PageModel, TextLine
 
 DEFAULT_FIGURE_CUES: tuple[str, ...] = (
     "Figure", "FIGURE", "Fig.", "FIG.", "Fig", "FIG", "Figs.", "Figura", "FIGURA", "Fig.ª",
-    "Abb.", "Abbildung", "ABBILDUNG", "Plate", "PLATE", "图", "圖",
+    "Abb.", "Abbildung", "ABBILDUNG", "Plate", "PLATE", "图", "圖", "図",
+    "\u0634\u06a9\u0644", "\u0634\u0643\u0644",  # Persian and Arabic "shekl" (figure)
+    "Рис.", "Рисунок", "그림",
 )
 DEFAULT_TABLE_CUES: tuple[str, ...] = (
-    "Table", "TABLE", "Tab.", "TAB.", "Tabla", "TABLA", "Tabelle", "Tableau", "表",
+    "Table", "TABLE", "Tab.", "TAB.", "Tabla", "TABLA", "Tabelle", "Tableau", "Tabela", "Tabella", "表",
+    "\u062c\u062f\u0648\u0644",  # Persian/Arabic "jadval" (table)
+    "Таблица", "표",
 )
 
-_DIGIT = "0-9\uff10-\uff19"
+# ASCII, full-width, Arabic-Indic and Persian (extended Arabic-Indic) digits
+_DIGIT = "0-9\uff10-\uff19\u0660-\u0669\u06f0-\u06f9"
 # Separators inside a number ("3-12", "2.5"); a full-width "．" always ends the label in CJK typesetting,
 # and later parts have at most three digits ("图 2-3．2008年..." is label "图 2-3", not "2-3.2008").
 _DASH = "\\-\u2010\u2011\u2012\u2013\u2014\u2212\uff0d."
@@ -48,7 +57,7 @@ _NUMBER = (
     rf"|[IVXLC]{{1,6}}(?=[.:\uff0e\uff1a])"
 )
 #: Punctuation that may follow a caption number (and makes the line a caption on its own).
-_CAPTION_PUNCT = ".:|\u2014\u2013-\uff0e\uff1a\u3002\u00b7"
+_CAPTION_PUNCT = ".:|\u2014\u2013-\uff0e\uff1a\u3002\u00b7\u060c\u061b\u06d4"
 _TERMINAL = tuple(".!?:;\u3002\uff01\uff1f\uff1a\uff1b\uff0e)")
 _SENTENCE_END = tuple(".!?\u3002\uff01\uff1f")
 _LEADERS = re.compile(r"(\.\s?){4,}|\u2026{2,}|(\s\.){3,}")
@@ -95,8 +104,9 @@ class CaptionFinder:
         alts = []
         for c in cues:
             esc = re.escape(c)
-            # A Latin cue ending in a letter must not run into a longer word ("Figures", "Figured").
-            alts.append(esc + ("(?![A-Za-z])" if c[-1].isalpha() and c[-1].isascii() else ""))
+            # A cue ending in a letter must not run into a longer word ("Figures", "Figured", "شکلی"); Chinese
+            # and Japanese cues are single characters that need no boundary.
+            alts.append(esc + ("(?![^\\W\\d_])" if c[-1].isalpha() and not is_cjk(c[-1]) else ""))
         ws = r"[\s\u00a0\u2000-\u200b\u202f\u3000]*"
         return re.compile(
             rf"^{ws}(?P<cue>{'|'.join(alts)}){ws}(?:(?P<num>{_NUMBER})|(?P<bare>(?=[:\uff1a\u2014|])))"
@@ -342,16 +352,18 @@ def _same_row(model: PageModel, k: int, taken: set[int], reach: float = 1.0) -> 
     ln = lines[k]
     size = ln.size
     out = []
-    right = ln.bbox[2]
-    for j in sorted(range(len(lines)), key=lambda j: lines[j].bbox[0]):
+    rtl = is_rtl(ln.text)  # a right-to-left caption row goes on to the left
+    edge = ln.bbox[0] if rtl else ln.bbox[2]
+    for j in sorted(range(len(lines)), key=lambda j: -lines[j].bbox[2] if rtl else lines[j].bbox[0]):
         o = lines[j]
         if j in taken or j == k or not o.horizontal:
             continue
         # a column gutter is wider than one em; a line MuPDF split inside a caption row is not
-        gap_ok = -0.5 <= o.bbox[0] - right <= (reach if not out else 1.0) * size
+        step = edge - o.bbox[2] if rtl else o.bbox[0] - edge
+        gap_ok = -0.5 <= step <= (reach if not out else 1.0) * size
         if abs(o.base - ln.base) <= 0.3 * size and gap_ok and abs(o.size - size) <= 1.5:
             out.append(j)
-            right = o.bbox[2]
+            edge = o.bbox[0] if rtl else o.bbox[2]
     return out
 
 
@@ -379,7 +391,8 @@ def _row_texts(model: PageModel, members: list[int]) -> list[str]:
             rows.append([k])
     out = []
     for row in rows:
-        parts = sorted(row, key=lambda j: model.lines[j].bbox[0])
+        rtl = is_rtl("".join(model.lines[j].text for j in row))  # pieces of a right-to-left row read right to left
+        parts = sorted(row, key=lambda j: -model.lines[j].bbox[2] if rtl else model.lines[j].bbox[0])
         out.append(" ".join(model.lines[j].text for j in parts))
     return out
 
@@ -435,40 +448,31 @@ def _after_label_rule(rest: str, styled: bool, bare: bool) -> str | None:
 
 _LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
               "\ufb05": "st", "\ufb06": "st"}
-_SPACING_ACCENTS = {
-    "\u00b4": "\u0301", "\u02ca": "\u0301", "`": "\u0300", "\u02cb": "\u0300", "\u00a8": "\u0308",
-    "\u02c6": "\u0302", "^": "\u0302", "\u02dc": "\u0303", "~": "\u0303", "\u00b8": "\u0327",
-    "\u02c7": "\u030c", "\u02d8": "\u0306", "\u02da": "\u030a", "\u02d9": "\u0307", "\u02dd": "\u030b",
-    "\u00af": "\u0304",
-}
-_ACC = "".join(re.escape(k) for k in _SPACING_ACCENTS)
-_ACC_BEFORE = re.compile(rf"(?P<acc>[{_ACC}]) ?(?P<base>[A-Za-z\u0131])")
+# Text-level fallback for split accents (OCR text, text without glyph boxes): the born-digital reader
+# already composed accents by geometry (:mod:`.glyphs`). Only non-ASCII spacing accents count here ("^", "~"
+# and "`" are glyphs of their own in text: "x^2", "~5 mm"), and no space is ever removed: without the
+# glyph boxes "nervio ´optico" (a space, then ó) and "Representaci ´on" (no space) cannot be told apart.
+_TEXT_ACCENTS = {k: v for k, v in SPACING_ACCENTS.items() if not k.isascii()}
+_ACC = "".join(re.escape(k) for k in _TEXT_ACCENTS)
+_ACC_BEFORE = re.compile(rf"(?P<acc>[{_ACC}])(?P<base>[A-Za-z\u0131])")
 _ACC_AFTER = re.compile(rf"(?P<base>[A-Za-z\u0131])(?P<acc>[{_ACC}])(?![A-Za-z\u0131])")
-_DOTLESS = re.compile(rf"\u0131 ?(?P<a1>[{_ACC}\u0300-\u036f])|(?P<a2>[{_ACC}\u0300-\u036f]) ?\u0131")
+_DOTLESS = re.compile(rf"\u0131(?P<a1>[{_ACC}\u0300-\u036f])|(?P<a2>[{_ACC}\u0300-\u036f])\u0131")
 _COMBINING_BEFORE = re.compile(r"(?<![A-Za-z\u0131\u0300-\u036f])(?P<acc>[\u0300-\u036f]+)(?P<base>[A-Za-z\u0131])")
-# "Representaci ´on": a non-ASCII spacing accent set apart by a space inside a word
-_SPACED_ACC = re.compile("(?<=[a-z]) (?P<acc>[\u00b4\u00a8\u02c6\u02dc\u02c7\u02ca\u02cb\u02d8\u02da\u02d9\u02dd])"
-                         "(?=[a-z\u0131])")
 _HYPHENS = "-\u2010\u2011\u00ad"
 _LEFT_OF_HYPHEN = re.compile(r"([^\s\-\u2010\u2011\u00ad]+)[\-\u2010\u2011\u00ad]$")
 _CJK_PUNCT_NO_SPACE_BEFORE = "\uff0c\u3002\uff1b\uff1a\uff01\uff1f\uff09\u3001\u300d\u300f\u3011"
 
 
 def normalize_number(num: str) -> str:
+    """``３-１２``, ``۳-۱۲``, ``3–12`` -> ``3-12``: ASCII digits, one kind of dash."""
     s = unicodedata.normalize("NFKC", num)
+    s = "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c for c in s)
     return re.sub(r"[\u2010\u2011\u2012\u2013\u2014\u2212]", "-", s)  # NFKC maps U+FF0D to "-" already
 
 
-def _compose(base: str, acc: str) -> str | None:
-    combining = _SPACING_ACCENTS.get(acc, acc)
-    if base == "\u0131":
-        base = "i"  # TeX's dotless i under an accent
-    out = unicodedata.normalize("NFC", base + combining)
-    return out if len(out) == 1 else None
-
-
 def fix_split_accents(text: str) -> str:
-    """``Representaci´on`` -> ``Representación``: a spacing accent next to a letter becomes one character."""
+    """``Representaci´on`` -> ``Representación``: a spacing accent touching a letter becomes one character
+    (spaces are never removed; see :mod:`.glyphs` for the geometric repair of PDF text)."""
 
     def compose(m: re.Match[str]) -> str:
         acc = m.group("acc")
@@ -477,7 +481,6 @@ def fix_split_accents(text: str) -> str:
 
     # TeX's dotless i exists only to carry an accent: the accent next to it is its own, on either side
     text = _DOTLESS.sub(lambda m: _compose("i", m.group("a1") or m.group("a2")) or m.group(0), text)
-    text = _SPACED_ACC.sub(lambda m: m.group("acc"), text)
     text = _COMBINING_BEFORE.sub(compose, text)  # a combining mark typed before its letter
     text = _ACC_BEFORE.sub(compose, text)  # TeX order: accent, then the letter it sits on
     text = _ACC_AFTER.sub(compose, text)
@@ -556,8 +559,10 @@ def normalize_caption(rows: Sequence[str] | str, vocabulary: set[str] | None = N
     text = _WS.sub(" ", text).strip()
     text = re.sub(r"([(\[\uff08])\s+", r"\1", text)
     text = re.sub(r"\s+([)\]\uff09])", r"\1", text)
-    text = re.sub(r"\s+([,;!?](?=\s|$))", r"\1", text)
-    text = re.sub(r"(?<=\w)\s+([.:](?=\s|$))", r"\1", text)
+    # a space before "," or a sentence's "." is never printed; before ":", ";", "!" and "?" it is French
+    # typography (a reader sees "patient atteint de X : ..."), so it stays
+    text = re.sub(r"\s+(,(?=\s|$))", r"\1", text)
+    text = re.sub(r"(?<=\w)\s+(\.(?=\s|$))", r"\1", text)
     text = re.sub(rf"\s+([{_CJK_PUNCT_NO_SPACE_BEFORE}])", r"\1", text)
     text = re.sub(r"(?<=[\u3400-\u9fff\u3000-\u303f\uff00-\uffef])\s+(?=[\u3400-\u9fff\uff08\u300c])", "", text)
     # Chinese typesetting puts glue, not spaces, between CJK and Latin/digits; extraction turns the gap into

@@ -125,8 +125,11 @@ def _rare(ch: str) -> bool:
     return True
 
 
-def assess_text(text: str, lang: str | None = None) -> TextLayerReport:
-    """Classify a page's worth of extracted text (see the module docstring for the checks)."""
+def assess_text(text: str, lang: str | list[str] | None = None) -> TextLayerReport:
+    """Classify a page's worth of extracted text (see the module docstring for the checks). ``lang``: the
+    book's declared language(s), e.g. ``zh``, ``chi_sim`` or ``["fas", "eng"]`` (the first one counts)."""
+    if isinstance(lang, (list, tuple)):
+        lang = str(lang[0]) if lang else None
     chars = [c for c in text if not c.isspace()]
     n = len(chars)
     if n < MIN_CHARS:
@@ -181,11 +184,11 @@ def assess_text(text: str, lang: str | None = None) -> TextLayerReport:
     return TextLayerReport("ok", "ok", stats)
 
 
-def assess_text_layer(model: PageModel, lang: str | None = None) -> TextLayerReport:
+def assess_text_layer(model: PageModel, lang: str | list[str] | None = None) -> TextLayerReport:
     """Assess the PDF text of ``model`` (OCR lines are ignored: they are the remedy, not the layer)."""
     return assess_text("\n".join(ln.text for ln in model.lines if ln.source == "pdf"), lang)
 
 
-def classify_text_layer(model: PageModel, lang: str | None = None) -> TextLayer:
+def classify_text_layer(model: PageModel, lang: str | list[str] | None = None) -> TextLayer:
     """``ok``, ``none`` or ``broken`` for the PDF text of ``model``."""
     return assess_text_layer(model, lang).layer

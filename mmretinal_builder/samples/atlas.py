@@ -25,10 +25,21 @@ from .layout import (
     TableBlock,
     flow,
 )
-from .vocab import CHAPTERS, DISEASE_BY_KEY, SECTIONS_DE, SECTIONS_EN, SECTIONS_ES, SECTIONS_ZH
+from .texstyle import TexOptions
+from .vocab import (
+    CHAPTERS,
+    DISEASE_BY_KEY,
+    SECTIONS_DE,
+    SECTIONS_EN,
+    SECTIONS_ES,
+    SECTIONS_FR,
+    SECTIONS_PT,
+    SECTIONS_ZH,
+)
 
 LICENSE = "CC0 (generated)"
-CASE_NOTE = {"en": " Case {}.", "zh": "（病例{}）", "es": " Caso {}.", "de": " Fall {}."}
+CASE_NOTE = {"en": " Case {}.", "zh": "（病例{}）", "es": " Caso {}.", "de": " Fall {}.", "pt": " Caso {}.",
+             "fr": " Cas {}."}
 
 A4_2COL = PageStyle(
     "a4-2col", "A4, two text columns; figures span one column or the full page width (top of page); captions "
@@ -47,14 +58,27 @@ B5_1COL = PageStyle(
     "b5-1col", "B5, single column; chapters in Spanish, German and English; captions below, above or beside "
     "figures; page numbers in the footer", 499, 709, left=54, right=54, top=60, bottom=54, body_size=9.5,
     leading=12.2, cap_size=8.0, cap_leading=10.0, page_number_in_footer=True, chapter_word="")
+LATEX_THESIS = PageStyle(
+    "latex-thesis", "A4 thesis typeset with pdfTeX, single column; chapters in Spanish, Portuguese and French; "
+    "every accent drawn as its own glyph over the letter, no space characters (gaps only), the underscore a "
+    "rule; captions below or above figures; page numbers in the footer", 595, 842, left=85, right=85, top=80,
+    bottom=70, body_font="mpl:DejaVuSerif", body_bold="mpl:DejaVuSerif-Bold", body_size=9.5, leading=12.5,
+    cap_font="mpl:DejaVuSerif", cap_bold="mpl:DejaVuSerif-Bold", cap_size=8.5, cap_leading=10.5,
+    header_font="mpl:DejaVuSerif", page_number_in_footer=True, chapter_word="", tex=TexOptions(dotless_i=True))
 
 EN_FIG = LabelStyle("Fig.", "-", " ", "Table", "en")
 EN_FIGURE = LabelStyle("Figure", ".", ": ", "Table", "en")
 EN_CAPS = LabelStyle("FIG.", None, ". ", "TABLE", "en")
 ZH_SPACE = LabelStyle("图", "-", " ", "表", "zh")
 ZH_FULLWIDTH = LabelStyle("图", "-", "．", "表", "zh")
+PERSIAN_A4 = PageStyle(
+    "fa-a4", "A4 Persian paper, one column, right-to-left text set by MuPDF's HTML layout in DejaVu Sans; one "
+    "figure per page with its caption below", 595, 842, left=70, right=70, top=70, bottom=60, lang="fa")
 ES_FIGURA = LabelStyle("Figura", ".", ". ", "Tabla", "es")
 DE_ABB = LabelStyle("Abb.", None, ": ", "Tab.", "de")
+ES_FIGURA_TEX = LabelStyle("Figura", ".", ": ", "Tabla", "es")  # LaTeX's default "Figura 2.10: ..."
+PT_FIGURA = LabelStyle("Figura", ".", ": ", "Tabela", "pt")
+FR_FIGURE = LabelStyle("Figure", ".", " \u2013 ", "Tableau", "fr")  # babel-french: "Figure 4.2 – ..."
 
 
 @dataclass(frozen=True)
@@ -76,6 +100,8 @@ BOOKS: tuple[BookDef, ...] = (
     BookDef("retina_atlas_en_scan", replace(A4_2COL, page_number_in_footer=True), (EN_CAPS,), "English", "scanned"),
     BookDef("yandi_zh_broken", ZH_16K, (ZH_FULLWIDTH,), "Chinese", "broken-text"),
     BookDef("yandibing_tupu_zh_scan", ZH_16K, (ZH_SPACE,), "Chinese", "scanned"),
+    BookDef("tesis_latex_es_pt_fr", LATEX_THESIS, (ES_FIGURA_TEX, PT_FIGURA, FR_FIGURE), "mixed"),
+    BookDef("maghaleh_fa_scan", PERSIAN_A4, (), "Persian", "scanned"),
 )
 
 # share of each figure kind in a book (the rest of the plan fixes minimums)
@@ -145,7 +171,8 @@ def plan_book(book: BookDef, seed: int, n_figures: int, opts: ImageOptions) -> B
         head = f"第{chap_no}章　{title}" if lang == "zh" else (f"{chap_no} {title}")
         blocks.append(Heading(head, 15.0 if st.columns > 1 else 16.0, chapter=chap_no, chapter_title=title,
                               space_before=8, space_after=12))
-        sections = {"en": SECTIONS_EN, "zh": SECTIONS_ZH, "es": SECTIONS_ES, "de": SECTIONS_DE}[lang]
+        sections = {"en": SECTIONS_EN, "zh": SECTIONS_ZH, "es": SECTIONS_ES, "de": SECTIONS_DE, "pt": SECTIONS_PT,
+                    "fr": SECTIONS_FR}[lang]
         d0 = DISEASE_BY_KEY[keys[0]]
         blocks.append(Paragraph(body_paragraph(lang, d0, [], rng)))
         tables_here = TABLES[lang]
@@ -205,6 +232,10 @@ def _table_ref(lang: str, label: str) -> str:
         return f"Los criterios se resumen en la {label}."
     if lang == "de":
         return f"Die Kriterien sind in {label} zusammengefasst."
+    if lang == "pt":
+        return f"Os critérios resumem-se na {label}."
+    if lang == "fr":
+        return f"Les critères sont résumés dans le {label}."
     return f"The main criteria are summarised in {label}; grading should always be based on the whole fundus."
 
 
@@ -236,19 +267,40 @@ TRAPS = {
               "tables 表 N-M",
     "b5-1col": "captions in Spanish (Figura 2.5.), German (Abb. 3:) and English (FIG. 4.); book-wide and "
                "chapter numbering mixed; page numbers in the footer",
+    "fa-a4": "Persian (right-to-left) text with Latin terms (OCT) inside; caption labels شکل ۳-۲ with "
+             "chapter-figure numbers in Persian digits (Tesseract reads hyphen-joined numbers backwards); the text "
+             "layer holds Arabic presentation forms; meant to be scanned: OCR languages must come from script "
+             "detection (fas)",
+    "latex-thesis": "pdfTeX drawing: accents are separate glyphs kerned over their letters (acute, grave, "
+                    "circumflex, tilde, diaeresis, cedilla) and words are separated by gaps, not spaces, so a "
+                    "reader of the drawing order gets 'utilizando ´unicamente'; underscores are rules "
+                    "('Image_05L' read as 'Image 05L'); captions in Spanish (Figura 2.10:), Portuguese (Figura "
+                    "3.1:) and French (Figure 4.2 – , spaces before ':' and ';') naming modalities in those "
+                    "languages; tables (Tabla, Tabela, Tableau)",
 }
 
 
 def compose_book(book: BookDef, seed: int, n_figures: int, opts: ImageOptions) -> tuple[bytes, dict[str, Any]]:
     """Lay out one born-digital book; returns the PDF bytes and its ground-truth document."""
-    plan = plan_book(book, seed, n_figures, opts)
-    doc = pymupdf.open()
-    comp = Composer(doc, book.style, random.Random(f"mmretinal-samples-draw:{seed}:{book.name}"))
-    flow(comp, plan.blocks)
-    missing = [s.caption.label for s in plan.figures if s.index not in comp.figures
-               or comp.figures[s.index]["caption_bbox"] is None]
-    if missing:
-        raise RuntimeError(f"{book.name}: figures or captions not placed: {missing}")
+    tables: list[dict[str, Any]] = []
+    if book.style.lang == "fa":
+        from .persian import compose_persian
+
+        doc, figures = compose_persian(book.name, seed, max(1, min(n_figures, 8)), opts)
+        doc.subset_fonts()
+    else:
+        plan = plan_book(book, seed, n_figures, opts)
+        doc = pymupdf.open()
+        comp = Composer(doc, book.style, random.Random(f"mmretinal-samples-draw:{seed}:{book.name}"))
+        flow(comp, plan.blocks)
+        if book.style.tex is not None:
+            doc.subset_fonts()  # the embedded TrueType fonts: only the glyphs used
+        missing = [s.caption.label for s in plan.figures if s.index not in comp.figures
+                   or comp.figures[s.index]["caption_bbox"] is None]
+        if missing:
+            raise RuntimeError(f"{book.name}: figures or captions not placed: {missing}")
+        figures = [comp.figures[s.index] for s in plan.figures]
+        tables = comp.tables
     pdf = save_pdf(doc, book.name.replace("_", " "))
     st = book.style
     gt = {
@@ -265,8 +317,8 @@ def compose_book(book: BookDef, seed: int, n_figures: int, opts: ImageOptions) -
         "traps": TRAPS[st.name],
         "variant": "born-digital",
         "seed": seed,
-        "figures": [comp.figures[s.index] for s in plan.figures],
-        "tables": comp.tables,
+        "figures": figures,
+        "tables": tables,
     }
     doc.close()
     return pdf, gt

@@ -1,4 +1,5 @@
-"""Caption, sub-caption, body-text and table text for the sample books (English, Chinese, Spanish, German).
+"""Caption, sub-caption, body-text and table text for the sample books (English, Chinese, Spanish, German,
+Portuguese, French).
 
 A caption is kept structured (label, preamble, panel segments) so the ground truth can state the full
 caption and every panel's sub-caption exactly.
@@ -18,6 +19,9 @@ from .vocab import (
     FFA_PHASE_ZH,
     FINDINGS_DE,
     FINDINGS_ES,
+    FINDINGS_FR,
+    FINDINGS_PT,
+    IMAGE_IDS,
     MODALITY_NAME,
     SEX_EN,
     SEX_ZH,
@@ -160,7 +164,11 @@ HEAD_STYLES = {
     "zh": (HeadStyle("zh-dot", True), HeadStyle("zh-paren", True)),
     "es": (HeadStyle("paren", False), HeadStyle("upper-paren", True)),
     "de": (HeadStyle("paren", False),),
+    "pt": (HeadStyle("paren", False), HeadStyle("upper-paren", True)),
+    "fr": (HeadStyle("paren", False),),
 }
+#: findings of the languages with a small generic vocabulary
+FOREIGN_FINDINGS = {"es": FINDINGS_ES, "de": FINDINGS_DE, "pt": FINDINGS_PT, "fr": FINDINGS_FR}
 
 
 def _mod_name(mod: str, lang: str, rng: random.Random) -> str:
@@ -168,10 +176,8 @@ def _mod_name(mod: str, lang: str, rng: random.Random) -> str:
 
 
 def _finding(d: Disease, mod: str, lang: str, rng: random.Random) -> str:
-    if lang == "es":
-        return rng.choice(FINDINGS_ES)
-    if lang == "de":
-        return rng.choice(FINDINGS_DE)
+    if lang in FOREIGN_FINDINGS:
+        return rng.choice(FOREIGN_FINDINGS[lang])
     pool = {("CFP", "en"): d.cfp_en, ("FFA", "en"): d.ffa_en, ("OCT", "en"): d.oct_en,
             ("CFP", "zh"): d.cfp_zh, ("FFA", "zh"): d.ffa_zh, ("OCT", "zh"): d.oct_zh}[(mod, lang)]
     return rng.choice(pool)
@@ -247,15 +253,32 @@ def single_caption(style: LabelStyle, number: str, d: Disease, mod: str, rng: ra
 
 def _foreign_single(lang: str, d: Disease, mod: str, rng: random.Random) -> str:
     mname = _mod_name(mod, lang, rng)
-    f1, f2 = rng.sample(FINDINGS_ES if lang == "es" else FINDINGS_DE, 2)
+    f1, f2 = rng.sample(FOREIGN_FINDINGS[lang], 2)
     age = rng.randint(30, 85)
     if lang == "es":
         return rng.choice([f"{mname} de un paciente de {age} años con {d.name['es']}. Se observan {f1}.",
                            f"{mname} de un paciente con {d.name['es']}: {f1} y {f2}.",
-                           f"{mname}. Se observan {f1}; además, {f2}."])
+                           f"{mname}. Se observan {f1}; además, {f2}."]) + _image_id(lang, rng)
+    if lang == "pt":
+        return rng.choice([f"{mname} de um paciente de {age} anos com {d.name['pt']}. Observam-se {f1}.",
+                           f"{mname} de um paciente com {d.name['pt']}: {f1} e {f2}.",
+                           f"{mname}. Observam-se {f1}; além disso, {f2}."]) + _image_id(lang, rng)
+    if lang == "fr":
+        # French typography: a space before ":" and ";" (the reader sees it, the ground truth keeps it)
+        return rng.choice([f"{mname} d'un patient de {age} ans atteint de {d.name['fr']}. On observe {f1}.",
+                           f"{mname} chez un patient atteint de {d.name['fr']} : {f1} et {f2}.",
+                           f"{mname}. On note {f1} ; en outre, {f2}."]) + _image_id(lang, rng)
     return rng.choice([f"{mname} bei {d.name['de']}: {f1}.",
                        f"{mname} eines {age}-jährigen Patienten bei {d.name['de']}. Es zeigen sich {f1}.",
                        f"{mname}: {f1}, außerdem {f2}."])
+
+
+def _image_id(lang: str, rng: random.Random) -> str:
+    """Now and then the dataset file the image comes from (``Image_05L``): an underscore a reader sees."""
+    if rng.random() >= 0.35:
+        return ""
+    word = {"es": "Imagen", "pt": "Imagem", "fr": "Image"}[lang]
+    return f" {word} {rng.choice(IMAGE_IDS)}."
 
 
 def compound_caption(style: LabelStyle, number: str, d: Disease, mods: list[str], rng: random.Random,
@@ -290,13 +313,18 @@ def compound_caption(style: LabelStyle, number: str, d: Disease, mods: list[str]
         pre = {"en": rng.choice(["Examples of retinal lesions commonly observed in clinical practice.",
                                  "Typical fundus appearances of common retinal diseases."]),
                "zh": "常见眼底病的典型表现。", "es": "Ejemplos de lesiones retinianas frecuentes.",
-               "de": "Typische Befunde häufiger Netzhauterkrankungen."}[lang]
+               "de": "Typische Befunde häufiger Netzhauterkrankungen.",
+               "pt": "Exemplos de lesões retinianas frequentes.", "fr": "Exemples de lésions rétiniennes fréquentes."}[lang]
     elif lang == "en":
         pre = _patient_en(d, rng)
     elif lang == "zh":
         pre = _patient_zh(d, rng)
     elif lang == "es":
         pre = f"Paciente con {d.name['es']}."
+    elif lang == "pt":
+        pre = f"Paciente com {d.name['pt']}."
+    elif lang == "fr":
+        pre = f"Patient atteint de {d.name['fr']}."
     else:
         pre = f"Patient mit {d.name['de']}."
     if rng.random() < 0.12 and lang == "en":
@@ -317,10 +345,10 @@ def _segment_body(lang: str, mod: str, d: Disease, n: int, story: str, rng: rand
             return f"{when}{mname}，均示{f}{end}"
         phase = rng.choice(FFA_PHASE_ZH) if mod == "FFA" else ""
         return f"{mname}{phase}示{f}{end}"
-    if lang == "es":
+    if lang in ("es", "de", "pt"):
         return f"{mname}: {f}."
-    if lang == "de":
-        return f"{mname}: {f}."
+    if lang == "fr":
+        return f"{mname} : {f}."
     if story == "gallery":
         return f"{_cap(d.name['en'])}, with {f}."
     if n > 1:
@@ -345,6 +373,8 @@ VECTOR_CAPTIONS = {
         "zh": ("{year}年筛查时各级糖尿病视网膜病变的眼数构成比（n={n}）。", "{site}眼底病门诊转诊诊断构成（{year}年）。"),
         "es": ("Distribución de los diagnósticos de derivación en el cribado de {year} (n = {n}).",),
         "de": ("Verteilung der Überweisungsdiagnosen im Screening {year} (n = {n}).",),
+        "pt": ("Distribuição dos diagnósticos de encaminhamento no rastreio de {year} (n = {n}).",),
+        "fr": ("Répartition des diagnostics d'adressage lors du dépistage de {year} (n = {n}).",),
     },
     "line": {
         "en": ("Mean central subfield thickness during twelve months of anti-VEGF therapy (n = {n} eyes). Error "
@@ -354,6 +384,8 @@ VECTOR_CAPTIONS = {
         "zh": ("抗VEGF治疗12个月内黄斑中心视网膜厚度的变化（n={n}），误差线为标准差。",),
         "es": ("Grosor macular central durante doce meses de tratamiento (n = {n}).",),
         "de": ("Zentrale Netzhautdicke während zwölf Monaten Therapie (n = {n}).",),
+        "pt": ("Espessura macular central durante doze meses de tratamento (n = {n}).",),
+        "fr": ("Épaisseur maculaire centrale pendant douze mois de traitement (n = {n}).",),
     },
     "eye": {
         "en": ("Schematic cross-section of the human eye showing the cornea, lens, vitreous cavity and the "
@@ -364,6 +396,8 @@ VECTOR_CAPTIONS = {
         "zh": ("眼球剖面示意图，示角膜、晶状体、玻璃体腔及眼球后壁各层结构。", "眼球水平切面解剖示意图。"),
         "es": ("Esquema de un corte del globo ocular.", "Anatomía del globo ocular en un corte horizontal."),
         "de": ("Schematischer Schnitt durch das Auge.", "Anatomie des Bulbus im Horizontalschnitt."),
+        "pt": ("Esquema de um corte do globo ocular.", "Anatomia do globo ocular em corte horizontal."),
+        "fr": ("Schéma d'une coupe du globe oculaire.", "Anatomie du globe oculaire en coupe horizontale."),
     },
     "flow": {
         "en": ("Screening pathway for diabetic retinopathy at {site}. Images graded as referable are sent to the "
@@ -371,6 +405,8 @@ VECTOR_CAPTIONS = {
         "zh": ("{site}糖尿病视网膜病变筛查流程图。",),
         "es": ("Circuito de cribado de la retinopatía diabética en {site}.",),
         "de": ("Ablauf des Screenings auf diabetische Retinopathie in {site}.",),
+        "pt": ("Circuito de rastreio da retinopatia diabética em {site}.",),
+        "fr": ("Circuit de dépistage de la rétinopathie diabétique à {site}.",),
     },
     "flow-thumbs": {
         "en": ("Grading workflow at {site}: fundus photographs are graded by two readers and disagreements are "
@@ -378,6 +414,8 @@ VECTOR_CAPTIONS = {
         "zh": ("{site}眼底照片分级流程：两名阅片者独立分级，意见不一致时由高年资医师裁定。",),
         "es": ("Flujo de trabajo de la gradación de retinografías en {site}.",),
         "de": ("Ablauf der Befundung von Fundusfotos durch zwei Leser in {site}.",),
+        "pt": ("Fluxo de trabalho da graduação de retinografias em {site}.",),
+        "fr": ("Circuit de lecture des rétinographies par deux lecteurs à {site}.",),
     },
     "device": {
         "en": ("Non-mydriatic fundus camera used in the {year} screening programme.",
@@ -385,6 +423,8 @@ VECTOR_CAPTIONS = {
         "zh": ("{site}使用的免散瞳眼底照相机。",),
         "es": ("Cámara de fondo de ojo no midriática usada en {site}.",),
         "de": ("Non-mydriatische Funduskamera in {site}.",),
+        "pt": ("Câmara de fundo de olho não midriática usada em {site}.",),
+        "fr": ("Rétinographe non mydriatique utilisé à {site}.",),
     },
     "external": {
         "en": ("External photograph of the anterior segment of the same patient. The cornea is clear.",
@@ -392,18 +432,24 @@ VECTOR_CAPTIONS = {
         "zh": ("同一患者眼前节外观像，角膜透明。", "{year}年复诊时眼前节照相，晶状体透明。"),
         "es": ("Fotografía del segmento anterior del mismo paciente en {year}.",),
         "de": ("Vorderabschnittsfoto desselben Patienten ({year}).",),
+        "pt": ("Fotografia do segmento anterior do mesmo paciente em {year}.",),
+        "fr": ("Photographie du segment antérieur du même patient en {year}.",),
     },
     "rchart": {
         "en": ("Number of patients examined per month at {site} during {year}.",),
         "zh": ("{year}年{site}每月就诊患者数。",),
         "es": ("Número de pacientes examinados por mes en {site} durante {year}.",),
         "de": ("Anzahl untersuchter Patienten pro Monat in {site} ({year}).",),
+        "pt": ("Número de pacientes examinados por mês em {site} durante {year}.",),
+        "fr": ("Nombre de patients examinés par mois à {site} en {year}.",),
     },
 }
 SITES = {"en": ("Moorfields", "the district hospital", "the regional centre", "the community clinic", "site B"),
          "zh": ("本院", "社区医院", "区域中心", "协作医院"),
          "es": ("el hospital comarcal", "el centro regional", "Valencia"),
-         "de": ("der Universitäts-Augenklinik", "der Schwerpunktpraxis", "Heidelberg")}
+         "de": ("der Universitäts-Augenklinik", "der Schwerpunktpraxis", "Heidelberg"),
+         "pt": ("o hospital regional", "o centro de referência", "Lisboa"),
+         "fr": ("l'hôpital régional", "le centre de référence", "Lyon")}
 
 
 def other_caption(style: LabelStyle, number: str, what: str, rng: random.Random) -> Caption:
@@ -422,7 +468,7 @@ def body_paragraph(lang: str, d: Disease, refs: list[str], rng: random.Random, l
     """
     if lang == "zh":
         return _body_zh(d, refs, rng, lead_ref)
-    if lang in ("es", "de"):
+    if lang in ("es", "de", "pt", "fr"):
         return _body_foreign(lang, d, refs, rng)
     sents = []
     ref = refs[0] if refs else None
@@ -494,7 +540,37 @@ BODY_DE = ("Die Diagnose stützt sich auf die Funduskopie und die Bildgebung.",
            "Der Visus spiegelt das Ausmaß der Veränderungen nicht immer wider.")
 
 
+BODY_PT = ("O diagnóstico baseia-se no exame do fundo de olho e nos exames de imagem.",
+           "O tratamento depende da gravidade dos achados.",
+           "A tomografia de coerência óptica permite quantificar a espessura macular.",
+           "A angiografia com fluoresceína mostra as zonas de isquemia e de extravasamento.",
+           "Os pacientes podem estar assintomáticos nas fases iniciais.",
+           "O seguimento adapta-se à evolução de cada caso.",
+           "A acuidade visual nem sempre reflete a extensão das lesões.")
+BODY_FR = ("Le diagnostic repose sur l'examen du fond d'œil et sur l'imagerie.",
+           "Le traitement dépend de la gravité des lésions.",
+           "La tomographie par cohérence optique permet de mesurer l'épaisseur maculaire.",
+           "L'angiographie à la fluorescéine montre les zones d'ischémie et de diffusion.",
+           "Les patients sont souvent asymptomatiques au début.",
+           "La surveillance s'adapte à l'évolution de chaque cas.",
+           "L'acuité visuelle ne reflète pas toujours l'étendue des lésions.")
+
+
 def _body_foreign(lang: str, d: Disease, refs: list[str], rng: random.Random) -> str:
+    if lang == "pt":
+        sents = [f"Os achados típicos em pacientes com {d.name['pt']} são descritos a seguir."]
+        sents += rng.sample(BODY_PT, rng.randint(2, 4))
+        sents += [rng.choice([f"Como se observa na {r}, as lesões localizam-se no polo posterior.",
+                              f"A {r} mostra um caso característico."]) for r in refs]
+        rng.shuffle(sents)
+        return " ".join(sents)
+    if lang == "fr":
+        sents = [f"Les signes typiques chez les patients atteints de {d.name['fr']} sont décrits ci-dessous."]
+        sents += rng.sample(BODY_FR, rng.randint(2, 4))
+        sents += [rng.choice([f"Comme le montre la {r}, les lésions siègent au pôle postérieur.",
+                              f"La {r} illustre un cas typique."]) for r in refs]
+        rng.shuffle(sents)
+        return " ".join(sents)
     if lang == "es":
         sents = [f"Los hallazgos típicos en pacientes con {d.name['es']} se describen a continuación."]
         sents += rng.sample(BODY_ES, rng.randint(2, 4))
@@ -541,6 +617,12 @@ TABLES = {
     "de": (("Klinische Stadien der diabetischen Retinopathie", ("Stadium", "Befund", "Kontrolle"),
             (("Keine DR", "Unauffällig", "12 Monate"), ("Milde NPDR", "Mikroaneurysmen", "12 Monate"),
              ("PDR", "Neovaskularisationen", "Sofort"))),),
+    "pt": (("Escala clínica da retinopatia diabética", ("Grau", "Achados", "Controlo"),
+            (("Sem RD", "Sem alterações", "12 meses"), ("RDNP ligeira", "Microaneurismas", "12 meses"),
+             ("RDP", "Neovasos", "Urgente"))),),
+    "fr": (("Classification clinique de la rétinopathie diabétique", ("Stade", "Signes", "Surveillance"),
+            (("Pas de RD", "Normal", "12 mois"), ("RDNP minime", "Microanévrismes", "12 mois"),
+             ("RDP", "Néovaisseaux", "Urgent"))),),
 }
 
 

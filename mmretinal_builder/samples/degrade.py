@@ -156,8 +156,8 @@ def degrade_image(img: np.ndarray, page_no: int, opts: DegradeOptions, rng: rand
         fill = tuple(float(v) for v in paper)
     out = cv2.warpAffine(sheet, placed.matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                          borderValue=fill)
-    if opts.blur > 0:
-        out = cv2.GaussianBlur(out, (0, 0), opts.blur)
+    if opts.blur > 0:  # a scanner's optics: a 3 x 3 kernel up to a pixel of sigma, wider beyond
+        out = cv2.GaussianBlur(out, (3, 3) if opts.blur <= 1.0 else (0, 0), opts.blur)
     if opts.noise > 0:
         out = add_noise(out, nprng, opts.noise)
     return out, placed

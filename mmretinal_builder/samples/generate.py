@@ -23,8 +23,9 @@ GT_NAME = "ground_truth.json"
 
 def write_books(out_dir: Path, books: list[BookDef], *, seed: int = 0, figures_per_book: int = 35,
                 image_options: ImageOptions | None = None, scan_dpi: int = 200, scan_quality: int = 70,
-                show_progress: bool = False) -> Path:
-    """Compose each book, apply its variant, write `<name>.pdf` and `ground_truth.json`; returns the GT path."""
+                show_progress: bool = False, figures: dict[str, int] | None = None) -> Path:
+    """Compose each book, apply its variant, write `<name>.pdf` and `ground_truth.json`; returns the GT path.
+    ``figures`` overrides ``figures_per_book`` for the books it names."""
     if figures_per_book < 1:
         raise ValueError(f"figures_per_book must be >= 1, got {figures_per_book}")
     names = [b.name for b in books]
@@ -36,7 +37,7 @@ def write_books(out_dir: Path, books: list[BookDef], *, seed: int = 0, figures_p
     docs: list[dict[str, Any]] = []
     for book in books:
         t0 = time.perf_counter()
-        pdf, gt = compose_book(book, seed, figures_per_book, opts)
+        pdf, gt = compose_book(book, seed, (figures or {}).get(book.name, figures_per_book), opts)
         rng = random.Random(f"mmretinal-samples-variant:{seed}:{book.name}")
         if book.variant == "scanned":
             nprng = np.random.default_rng([seed, int.from_bytes(hashlib.sha256(book.name.encode()).digest()[:4])])

@@ -18,6 +18,7 @@ import pymupdf
 from . import charts
 from .captions import Caption
 from .panels import Box, justify_rows
+from .texstyle import TexOptions
 from .text import Line, draw_line, font_metrics, line_box, split_runs, text_width, union, wrap
 
 
@@ -50,6 +51,7 @@ class PageStyle:
     header_font: str = "heit"
     page_number_in_footer: bool = False
     chapter_word: str = "Chapter"
+    tex: TexOptions | None = None  # draw text the way pdfTeX does (accents as glyphs, no spaces): texstyle.py
 
     @property
     def body_top(self) -> float:
@@ -224,7 +226,7 @@ class Composer:
             asc = max(font_metrics(f)[0] for _, f in ln.segments) * ln.size
             baseline = top + asc + i * leading
             lx = x + (width - ln.width) / 2 if align == "center" else x
-            boxes.append(draw_line(self.shape, ln, lx, baseline, colour))
+            boxes.append(draw_line(self.shape, ln, lx, baseline, colour, tex=self.style.tex))
         return boxes
 
     # --- figures -------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from functools import cache, lru_cache
 
 import pymupdf
 
+from .texstyle import TexOptions, draw_tex_text
+
 # The built-in CJK font is referenced, not embedded: its PDF widths are 1 em for every glyph and
 # MuPDF reports its boxes with ascent 1.0 / descent 0.2 (from the font descriptor).
 CJK_FONT = "china-s"
@@ -35,9 +37,29 @@ def is_cjk(ch: str) -> bool:
     )
 
 
+#: font names starting with this are TrueType fonts shipped with matplotlib, embedded (subset) in the PDF:
+#: "mpl:DejaVuSerif" has the glyphs the 14 built-in fonts lack (œ, –, the dotless i, Greek)
+MPL_PREFIX = "mpl:"
+
+
+def font_file(name: str) -> str | None:
+    """The font file to embed for ``name`` (None for the built-in PDF fonts)."""
+    if not name.startswith(MPL_PREFIX):
+        return None
+    from .texstyle import matplotlib_font
+
+    return str(matplotlib_font(name[len(MPL_PREFIX):] + ".ttf"))
+
+
+def pdf_font_name(name: str) -> str:
+    """The name a font is registered under on a page (no ':' in PDF resource names)."""
+    return name.replace(":", "-")
+
+
 @cache
 def _font(name: str) -> pymupdf.Font:
-    return pymupdf.Font(name)
+    ff = font_file(name)
+    return pymupdf.Font(fontfile=ff) if ff else pymupdf.Font(name)
 
 
 @lru_cache(maxsize=100_000)
@@ -185,13 +207,18 @@ def draw_line(
     baseline: float,
     color: tuple[float, float, float] = (0, 0, 0),
     render_mode: int = 0,
+    tex: TexOptions | None = None,
 ) -> tuple[float, float, float, float]:
-    """Draw a line's segments onto a Shape; returns the line box."""
+    """Draw a line's segments onto a Shape; returns the line box. With ``tex``, Latin text is drawn the
+    way pdfTeX draws it (:mod:`.texstyle`), at the same positions."""
     cx = x
     for text, font in line.segments:
-        shape.insert_text(
-            (cx, baseline), text, fontname=font, fontsize=line.size, color=color, render_mode=render_mode
-        )
+        if tex is not None and font != CJK_FONT and render_mode == 0:
+            draw_tex_text(shape, cx, baseline, text, pdf_font_name(font), line.size, tex, fontfile=font_file(font),
+                          color=color)
+        else:
+            shape.insert_text((cx, baseline), text, fontname=pdf_font_name(font), fontfile=font_file(font),
+                              fontsize=line.size, color=color, render_mode=render_mode)
         cx += text_width(text, font, line.size)
     return line_box(line, x, baseline)
 

@@ -23,8 +23,28 @@ class Disease:
     cup: float = 0.35  # cup-to-disc ratio
 
 
+# Portuguese and French names (the LaTeX-style thesis), by disease key
+_NAMES_PT_FR: dict[str, tuple[str, str]] = {
+    "npdr": ("retinopatia diabética não proliferativa", "rétinopathie diabétique non proliférante"),
+    "pdr": ("retinopatia diabética proliferativa", "rétinopathie diabétique proliférante"),
+    "brvo": ("oclusão de ramo venoso da retina", "occlusion de branche veineuse rétinienne"),
+    "crvo": ("oclusão da veia central da retina", "occlusion de la veine centrale de la rétine"),
+    "crao": ("oclusão da artéria central da retina", "occlusion de l'artère centrale de la rétine"),
+    "wamd": ("degeneração macular relacionada à idade neovascular",
+             "dégénérescence maculaire liée à l'âge néovasculaire"),
+    "damd": ("degeneração macular relacionada à idade atrófica", "dégénérescence maculaire liée à l'âge atrophique"),
+    "pm": ("miopia patológica", "myopie forte"),
+    "glaucoma": ("glaucoma primário de ângulo aberto", "glaucome primitif à angle ouvert"),
+    "cscr": ("coriorretinopatia serosa central", "choriorétinopathie séreuse centrale"),
+    "rp": ("retinose pigmentar", "rétinopathie pigmentaire"),
+    "normal": ("um fundo de olho normal", "un fond d'œil normal"),
+}
+
+
 def _d(key: str, en: str, zh: str, es: str, de: str, **kw: object) -> Disease:
-    return Disease(key=key, name={"en": en, "zh": zh, "es": es, "de": de}, **kw)  # type: ignore[arg-type]
+    pt, fr = _NAMES_PT_FR[key]
+    return Disease(key=key, name={"en": en, "zh": zh, "es": es, "de": de, "pt": pt, "fr": fr},
+                   **kw)  # type: ignore[arg-type]
 
 
 DISEASES: tuple[Disease, ...] = (
@@ -262,15 +282,20 @@ DISEASE_BY_KEY = {d.key: d for d in DISEASES}
 # Chapters group diseases; (key, English title, Chinese title, Spanish title, German title)
 CHAPTERS: tuple[tuple[tuple[str, ...], dict[str, str]], ...] = (
     (("normal", "glaucoma"), {"en": "The Normal Fundus and the Optic Disc", "zh": "正常眼底与视盘",
-                              "es": "El fondo de ojo normal", "de": "Der normale Augenhintergrund"}),
+                              "es": "El fondo de ojo normal", "de": "Der normale Augenhintergrund",
+                              "pt": "O fundo de olho normal", "fr": "Le fond d'œil normal"}),
     (("npdr", "pdr"), {"en": "Diabetic Retinopathy", "zh": "糖尿病视网膜病变",
-                       "es": "Retinopatía diabética", "de": "Diabetische Retinopathie"}),
+                       "es": "Retinopatía diabética", "de": "Diabetische Retinopathie",
+                       "pt": "Retinopatia diabética", "fr": "Rétinopathie diabétique"}),
     (("brvo", "crvo", "crao"), {"en": "Retinal Vascular Occlusions", "zh": "视网膜血管阻塞性疾病",
-                                "es": "Oclusiones vasculares retinianas", "de": "Retinale Gefäßverschlüsse"}),
+                                "es": "Oclusiones vasculares retinianas", "de": "Retinale Gefäßverschlüsse",
+                                "pt": "Oclusões vasculares retinianas", "fr": "Occlusions vasculaires rétiniennes"}),
     (("wamd", "damd", "cscr"), {"en": "Macular Disorders", "zh": "黄斑疾病",
-                                "es": "Enfermedades maculares", "de": "Makulaerkrankungen"}),
+                                "es": "Enfermedades maculares", "de": "Makulaerkrankungen",
+                                "pt": "Doenças maculares", "fr": "Maladies maculaires"}),
     (("pm", "rp"), {"en": "Myopia and Hereditary Retinal Dystrophies", "zh": "近视与遗传性视网膜变性",
-                    "es": "Miopía y distrofias hereditarias", "de": "Myopie und hereditäre Netzhautdystrophien"}),
+                    "es": "Miopía y distrofias hereditarias", "de": "Myopie und hereditäre Netzhautdystrophien",
+                    "pt": "Miopia e distrofias hereditárias", "fr": "Myopie et dystrophies héréditaires"}),
 )
 
 SECTIONS_EN = ("Clinical features", "Fundus photography", "Fluorescein angiography",
@@ -278,6 +303,8 @@ SECTIONS_EN = ("Clinical features", "Fundus photography", "Fluorescein angiograp
 SECTIONS_ZH = ("临床表现", "眼底彩色照相", "荧光素眼底血管造影", "光学相干断层扫描", "鉴别诊断", "治疗")
 SECTIONS_ES = ("Manifestaciones clínicas", "Angiografía", "Tratamiento")
 SECTIONS_DE = ("Klinisches Bild", "Angiographie", "Therapie")
+SECTIONS_PT = ("Manifestações clínicas", "Angiografia", "Tratamento")
+SECTIONS_FR = ("Signes cliniques", "Angiographie", "Traitement")
 
 EYES_EN = ("right", "left")
 EYES_ZH = ("右", "左")
@@ -298,13 +325,31 @@ FINDINGS_DE = ("Mikroaneurysmen und harte Exsudate am hinteren Pol", "streifige 
                "zystoides Makulaödem mit subretinaler Flüssigkeit", "späte Farbstoffleckage in der Makula",
                "Cotton-Wool-Herde entlang der Gefäßbögen", "Neovaskularisationen an der Papille",
                "eine vergrößerte Papillenexkavation", "knochenbälkchenartige Pigmentierung in der mittleren Peripherie")
+FINDINGS_PT = ("microaneurismas e exsudatos duros no polo posterior", "hemorragias em chama nos quatro quadrantes",
+               "drusas moles confluentes na mácula", "atrofia peripapilar e fundo tigroide",
+               "edema macular cistoide com líquido sub-retiniano", "extravasamento tardio de contraste na mácula",
+               "manchas algodonosas ao longo das arcadas", "neovasos sobre o disco óptico",
+               "uma escavação papilar aumentada", "pigmento em espículas ósseas na média periferia")
+FINDINGS_FR = ("des microanévrismes et des exsudats durs au pôle postérieur",
+               "des hémorragies en flammèches dans les quatre quadrants", "des drusen séreux confluents dans la macula",
+               "une atrophie péripapillaire et un fond d'œil tigré",
+               "un œdème maculaire cystoïde avec du liquide sous-rétinien",
+               "une diffusion tardive du colorant dans la macula", "des nodules cotonneux le long des arcades",
+               "des néovaisseaux prépapillaires", "une excavation papillaire élargie",
+               "des ostéoblastes pigmentaires en moyenne périphérie")
 MODALITY_NAME = {
     "CFP": {"en": ("Colour fundus photograph", "Fundus photograph", "Color fundus photograph"),
-            "zh": ("彩色眼底照相", "眼底彩照"), "es": ("Retinografía en color",), "de": ("Fundusfotografie",)},
+            "zh": ("彩色眼底照相", "眼底彩照"), "es": ("Retinografía en color", "Retinografía"),
+            "de": ("Fundusfotografie",), "pt": ("Retinografia colorida", "Retinografia"),
+            "fr": ("Rétinographie couleur", "Photographie du fond d'œil")},
     "FFA": {"en": ("Fluorescein angiogram", "Fundus fluorescein angiography", "FFA"),
-            "zh": ("荧光素眼底血管造影", "FFA"), "es": ("Angiografía con fluoresceína",),
-            "de": ("Fluoreszeinangiographie",)},
+            "zh": ("荧光素眼底血管造影", "FFA"), "es": ("Angiografía con fluoresceína", "Angiografía fluoresceínica"),
+            "de": ("Fluoreszeinangiographie",), "pt": ("Angiofluoresceinografia", "Angiografia fluoresceínica"),
+            "fr": ("Angiographie à la fluorescéine", "Angiographie fluorescéinique")},
     "OCT": {"en": ("Optical coherence tomography", "Spectral-domain OCT", "OCT B-scan"),
-            "zh": ("OCT", "光学相干断层扫描"), "es": ("Tomografía de coherencia óptica",),
-            "de": ("Optische Kohärenztomographie",)},
+            "zh": ("OCT", "光学相干断层扫描"), "es": ("Tomografía de coherencia óptica", "Imagen OCT"),
+            "de": ("Optische Kohärenztomographie",), "pt": ("Tomografia de coerência óptica", "Imagem de OCT"),
+            "fr": ("Tomographie par cohérence optique", "Coupe OCT")},
 }
+#: file names of dataset images that theses quote in captions (an underscore a reader sees)
+IMAGE_IDS = ("Image_05L", "IDRiD_023", "P0012_OD", "fundus_118_R", "OCT_0347", "FA_early_02")

@@ -6,7 +6,10 @@ cues). Non-retinal units are dropped with ``non-retinal:<kind>`` (chart, table, 
 illustration, photo); a figure keeps the panels that are retinal. A figure with panels takes the most
 common modality of its kept panels and their mean confidence.
 
-Counters: ``modality:<m>`` per kept unit; caption cue against image evidence: ``cue:none``,
+Each unit also keeps ``modality_evidence``: the image's verdict, the caption's (cue words in any language),
+and the rule that decided (``image``, ``agree``, ``caption``, ``image-over-caption``, ``combined``).
+
+Counters: ``modality:<m>`` per kept unit; ``modality-rule:<rule>``; caption cue against image evidence: ``cue:none``,
 ``cue:agree``, ``cue:disagree`` and ``cue:<caption>/image:<image>`` for each disagreement (the run
 report's stand-in for a confusion matrix when there is no ground truth).
 """
@@ -22,7 +25,7 @@ from ..curation.modality import ModalityThresholds, classify_image
 from ..curation.retinal import non_retinal_kind
 from ..curation.units import Unit, filter_by_unit, load_unit_image
 from ..errors import BuilderError
-from ..schema import Figure
+from ..schema import Figure, ModalityEvidence
 from ..stage import Context, Params, Stage
 
 
@@ -45,7 +48,7 @@ class ClassifyStage(Stage):
     name: ClassVar[str] = "classify"
     scope: ClassVar[Literal["book", "run"]] = "book"
     Params: ClassVar[type[Params]] = ClassifyParams
-    version: ClassVar[str] = "3"
+    version: ClassVar[str] = "4"
 
     def run(self, items: list[Figure], ctx: Context) -> list[Figure]:
         p: ClassifyParams = self.params  # type: ignore[assignment]
@@ -68,7 +71,9 @@ class ClassifyStage(Stage):
         target = unit.panel if unit.panel is not None else unit.figure
         target.modality = res.modality  # type: ignore[assignment]
         target.modality_confidence = res.confidence
+        target.modality_evidence = ModalityEvidence(**res.evidence())  # type: ignore[arg-type]
         target.retinal = res.retinal
+        ctx.count(f"modality-rule:{res.rule}")
         if res.cue_modality is None:
             ctx.count("cue:none")
         elif res.cue_modality == res.image_modality:

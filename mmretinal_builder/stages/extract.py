@@ -86,7 +86,8 @@ class ExtractParams(Params):
                                                            "and still use the image's own pixels")
     # --- OCR hook (issue 4, mmretinal_builder/pdf/ocr.py) ---
     ocr: bool = Field(True, description="read pages without a usable text layer (scans, broken encodings) by OCR")
-    ocr_lang: str = Field(DEFAULT_LANG, description="Tesseract languages, e.g. eng+chi_sim")
+    ocr_lang: str = Field("auto", description="Tesseract languages, e.g. eng+chi_sim; auto: each book's recipe "
+                                              f"lang, else its script as Tesseract detects it (else {DEFAULT_LANG})")
     ocr_dpi: float = Field(300.0, ge=100, le=600, description="resolution pages are rendered at for OCR")
     ocr_workers: int | None = Field(None, ge=1, description="OCR processes (default: CPU count, at most 4)")
     # limits for untrusted files (mmretinal_builder.pdf.limits, docs/reliability.md)
@@ -188,7 +189,8 @@ class ExtractStage(Stage):
         workers = p.ocr_workers or default_workers()
         try:
             cfg = OcrConfig(lang=p.ocr_lang, dpi=p.ocr_dpi, timeout=p.page_timeout_s)  # Tesseract per page
-            results = ocr_models(ctx.book_path, models, cfg, workers, ctx.progress)
+            results = ocr_models(ctx.book_path, models, cfg, workers, ctx.progress,
+                                 book_lang=ctx.book_meta.get("lang"), warn=ctx.warn)
         except OcrError as e:
             raise BookError(ctx.book or "?", f"pages without a usable text layer need OCR: {e}") from None
         for r in results:
@@ -196,6 +198,9 @@ class ExtractStage(Stage):
                 ctx.warn(f"page {r.number}: OCR failed ({r.error})")
                 ctx.count("pages:ocr-failed")
         ctx.count("pages:ocr", sum(1 for r in results if r.error is None))
+        for r in results:
+            if r.error is None:
+                ctx.count(f"pages:ocr-lang:{r.lang}")
 
     def _drop_huge_images(self, model: PageModel, ctx: Context) -> None:
         """Images over the pixel budget (decompression bombs) are left out before anything decodes them."""

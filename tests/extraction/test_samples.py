@@ -15,7 +15,7 @@ from .pdfs import extract
 BUNDLE = Path(__file__).resolve().parents[2] / "mmretinal_builder" / "sample_books"
 
 
-@pytest.mark.parametrize("name", ["sample_en_2col.pdf", "sample_zh.pdf"])
+@pytest.mark.parametrize("name", ["sample_en_2col.pdf", "sample_zh.pdf", "sample_latex_es.pdf"])
 def test_bundled_born_digital_books(name, tmp_path):
     gt = [d for d in json.loads((BUNDLE / "ground_truth.json").read_text(encoding="utf-8")) if d["id"] == name]
     figs, ctx = extract(BUNDLE / name, tmp_path)

@@ -14,7 +14,7 @@ from keepfit.evaluate import evaluate_demo
 from keepfit.evaluate.report import save_confusion_matrix, to_jsonable, write_report
 from keepfit.hub import save_pretrained
 from keepfit.model import KeepFIT, ModelConfig
-from keepfit.synthetic import write_mm_dataset
+from keepfit.train.synthetic import write_mm_dataset
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +60,30 @@ def test_eval_command_writes_reports_and_prints_a_table(setup):
 def test_eval_few_shot_command(setup):
     root, dataset, export = setup
     result = CliRunner().invoke(app, [
-        "eval", "-m", str(export), "-d", str(dataset), "-t", "few-shot", "--shots", "1,2",
-        "--methods", "tip-adapter", "--out", str(root / "fs")])
+        "eval", "-m", str(export), "-d", str(dataset), "-t", "few-shot", "--shots", "1,2", "--seeds", "0,1",
+        "--methods", "tip-adapter", "--protocol", "paper", "--out", str(root / "fs")])
     assert result.exit_code == 0, result.output
     fs = json.loads((root / "fs" / "few-shot.json").read_text())
-    assert [(r["method"], r["shots"]) for r in fs["runs"]] == [("tip-adapter", 1), ("tip-adapter", 2)]
+    assert [(r["method"], r["shots"], r["seed"]) for r in fs["runs"]] == [
+        ("tip-adapter", 1, 0), ("tip-adapter", 1, 1), ("tip-adapter", 2, 0), ("tip-adapter", 2, 1)]
+    assert fs["protocol"] == "paper" and all(r["chosen"]["how"] == "fixed" for r in fs["runs"])
+    present = sum(1 for n in fs["data"]["class_counts"].values() if n)
+    for r in fs["runs"]:  # N shots = N labelled images per class, nothing else
+        assert len(r["indices"]["train"]) == r["shots"] * present
+    assert [(s["shots"], s["aca"]["n"]) for s in fs["summary"]] == [(1, 2), (2, 2)]
+    assert "tip-adapter 2-shot" in result.output
+
+
+def test_eval_paper_linear_probe_uses_backbone_features(setup):
+    root, dataset, export = setup
+    result = CliRunner().invoke(app, [
+        "eval", "-m", str(export), "-d", str(dataset), "-t", "linear-probe", "--protocol", "paper",
+        "--reshuffles", "3", "--out", str(root / "lp")])
+    assert result.exit_code == 0, result.output
+    lp = json.loads((root / "lp" / "linear-probe.json").read_text())
+    assert lp["protocol"] == "paper" and lp["features"] == "backbone"
+    assert lp["feature_dim"] == 64  # the tiny CNN's pooled width, not the 16-d embedding
+    assert len(lp["runs"]) == 3 and {r["C"] for r in lp["runs"]} == {0.316}
 
 
 @pytest.mark.parametrize(("args", "message"), [

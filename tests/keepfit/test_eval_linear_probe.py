@@ -46,6 +46,26 @@ def test_paper_protocol_is_20_20_per_class_reshuffled():
     assert not np.array_equal(splits[0][1], splits[1][1])
 
 
+def test_paper_probe_is_flairs_fixed_logistic_regression(monkeypatch):
+    """Paper protocol: FLAIR's LogisticRegression(C=0.316, max_iter=1000, balanced, random_state=0) fitted once
+    per reshuffle on the train part, arg-max decisions, nothing selected."""
+    X, y = _blobs(n_per_class=20, k=2, sep=0.7, seed=1)
+    cfg = ProbeConfig.paper(seed=0, reshuffles=3)
+    assert cfg.features == "backbone" and not cfg.tune and not cfg.tune_threshold
+    fits = []
+    real = lp.LogisticRegression
+
+    def spy(**kwargs):
+        fits.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(lp, "LogisticRegression", spy)
+    r = linear_probe(X, y, ["neg", "pos"], cfg)
+    assert fits == [{"C": 0.316, "max_iter": 1000, "class_weight": "balanced", "random_state": 0}] * 3
+    assert all(run["threshold"] is None and run["C"] == 0.316 for run in r["runs"])
+    assert r["protocol"] == "paper" and r["config"]["features"] == "backbone"
+
+
 def test_too_small_class_for_kfold_is_a_clear_error():
     y = np.array([0] * 10 + [1] * 2)
     with pytest.raises(KeepfitError, match="per class"):

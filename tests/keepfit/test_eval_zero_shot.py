@@ -24,7 +24,7 @@ from keepfit.evaluate.zero_shot import (
     zero_shot_evaluate,
 )
 from keepfit.model import KeepFIT, ModelConfig
-from keepfit.synthetic import LESIONS, draw_fundus
+from keepfit.train.synthetic import LESIONS, draw_fundus
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
 
@@ -70,9 +70,12 @@ def test_prompt_ensemble_from_descriptions_and_template():
 
 
 def test_default_descriptions_come_from_the_domain_knowledge_dictionary():
-    d = default_descriptions(["glaucoma", "AMD", "an unknown finding"])
-    assert d["glaucoma"][0] == "glaucoma" and "an enlarged optic cup" in d["glaucoma"]
-    assert d["AMD"][0] == "age-related macular degeneration" and len(d["AMD"]) > 1
+    d = default_descriptions(["glaucoma", "Age-related macular degeneration", "AMD", "an unknown finding"])
+    assert d["glaucoma"][0] == "glaucoma" and "a thin neuroretinal rim" in d["glaucoma"]
+    # FLAIR's class "age related macular degeneration", found up to spelling; the class keeps its own name
+    assert d["Age-related macular degeneration"][0] == "Age-related macular degeneration"
+    assert "drusen clustered at the macula" in d["Age-related macular degeneration"]
+    assert d["AMD"] == ["AMD"]  # no abbreviation aliases: an unknown class keeps its name only, as in FLAIR
     assert d["an unknown finding"] == ["an unknown finding"]
 
 

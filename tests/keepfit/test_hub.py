@@ -190,7 +190,7 @@ def test_reference_import_reproduces_reference_outputs(tmp_path):
     path = tmp_path / "keepfit_resnet_epoch15.pth"
     torch.save(ref.state_dict(), path)
     model = hub.import_reference(path, text_model="tiny-bert", image_size=64)
-    assert model.config.vision == "resnet18" and model.config.pooling == "mean-1-2-last"
+    assert model.config.vision == "resnet18" and model.config.pooling == "mean-1-2-last-padded"
     assert model.config.embed_dim == 16 and model.config.revision_heads == 2
     assert hub.pixel_norm_of(model) == "none"
 
@@ -201,6 +201,10 @@ def test_reference_import_reproduces_reference_outputs(tmp_path):
     img, txt = _embed(model, pixels)
     torch.testing.assert_close(img, ref_img, rtol=0, atol=1e-6)
     torch.testing.assert_close(txt, ref_txt, rtol=0, atol=1e-6)
+    # a padded batch: the reference averages the padding in, and so does the imported model
+    with torch.no_grad():
+        tok = model.tokenize(TEXTS)
+        torch.testing.assert_close(model.encode_text(**tok), ref.text_model(**tok), rtol=0, atol=1e-6)
     assert model.logit_scale.item() == pytest.approx(3.3)
     torch.testing.assert_close(model.revision.q.weight, ref.attention.W_q.weight)
     assert not model.revision.q.bias.any()
@@ -265,3 +269,91 @@ def test_not_an_export_dir(tmp_path):
         hub.from_pretrained(tmp_path)
     with pytest.raises(CheckpointError, match="no such"):
         hub.load_model(tmp_path / "missing")
+
+
+def test_real_shaped_reference_checkpoint_reproduces_padded_text_embeddings(tmp_path):
+    """RN50 + a 12-layer BERT-base text tower (Bio_ClinicalBERT's shapes, position_ids buffer, 2048/768 ->
+    512 projections, 512-d attention): the imported model's embeddings of a padded batch are the
+    reference's; a masked mean would not be."""
+    torch.manual_seed(3)
+    bert = BertConfig(vocab_size=28996, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                      intermediate_size=3072, max_position_embeddings=512)
+    ref = nn.Module()
+    ref.vision_model = nn.Module()
+    ref.vision_model.model = torchvision.models.resnet50(weights=None)
+    ref.vision_model.model.fc = nn.Identity()
+    ref.vision_model.projection_head_vision = _Projection(nn.Linear(2048, 512, bias=False))
+    ref.text_model = nn.Module()
+    ref.text_model.model = BertModel(bert)
+    ref.text_model.projection_head_text = _Projection(nn.Linear(768, 512, bias=False))
+    ref.logit_scale = nn.Parameter(torch.tensor(4.0))
+    ref.attention = _RefAttention(512)
+    ref.eval()
+    state = ref.state_dict()
+    state["text_model.model.embeddings.position_ids"] = torch.arange(512).unsqueeze(0)  # older transformers
+    path = tmp_path / "keepfit_resnet_v2_epoch15.pth"
+    torch.save(state, path)
+    del state
+
+    model = hub.load_model(path, text_model="tiny-bert", text_config={"num_attention_heads": 12})
+    assert model.config.vision == "resnet50" and model.config.embed_dim == 512
+    assert model.text.config.num_hidden_layers == 12 and model.text.config.hidden_size == 768
+    texts = ["glaucoma", "drusen at the macula", "many haemorrhages in the superior temporal arcade of the retina"]
+    tok = model.tokenize(texts)
+    assert (tok["attention_mask"] == 0).any()  # really padded
+    with torch.no_grad():
+        out = ref.text_model.model(**tok, output_hidden_states=True)
+        hs = torch.stack([out["hidden_states"][1], out["hidden_states"][2], out["hidden_states"][-1]])
+        want = ref.text_model.projection_head_text(hs.permute(1, 0, 2, 3).mean(2).mean(1))
+        got = model.encode_text(**tok)
+    cos = torch.nn.functional.cosine_similarity(got, want, dim=-1)
+    assert cos.min() > 0.9999, cos
+    # the fixed (masked) pooling gives different embeddings for the padded texts
+    model.config.pooling = "mean-1-2-last"
+    with torch.no_grad():
+        fixed = model.encode_text(**tok)
+    assert torch.nn.functional.cosine_similarity(fixed, want, dim=-1)[0] < 0.999
+    pixels = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model.encode_image(pixels), ref.vision_model.projection_head_vision(
+            ref.vision_model.model(pixels)), rtol=0, atol=1e-5)
+
+
+def _as_reference_layout(state: dict) -> dict:
+    """Our key names -> the reference's (the inverse of hub's mapping), as a FLAIR checkpoint would hold."""
+    out = {}
+    for key, value in state.items():
+        for ref, ours in hub._REFERENCE_PREFIXES:
+            if key.startswith(ours):
+                out[ref + key[len(ours):]] = value
+                break
+        else:
+            out[key] = value
+    return out
+
+
+def test_init_from_a_flair_checkpoint_or_a_run(tmp_path):
+    """model.init_from: every tensor of the file lands in the new model; FLAIR has no revision attention,
+    which keeps its fresh initialisation; another architecture is a clear error."""
+    source = _tiny_model(revision_heads=0)
+    with torch.no_grad():
+        source.logit_scale.fill_(4.2)
+    flair = tmp_path / "flair_resnet.pth"
+    torch.save(_as_reference_layout(source.state_dict()), flair)
+    cfg = ModelConfig(vision="tiny-cnn", text_model="tiny-bert", embed_dim=16, image_size=32, init_from=str(flair))
+    torch.manual_seed(5)
+    model = KeepFIT.from_config(cfg)
+    torch.manual_seed(5)
+    fresh = KeepFIT.from_config(cfg.model_copy(update={"init_from": None}))
+    got, src = model.state_dict(), source.state_dict()
+    assert all(torch.equal(got[k], src[k]) for k in src)
+    assert model.logit_scale.item() == pytest.approx(4.2)
+    torch.testing.assert_close(model.revision.q.weight, fresh.revision.q.weight)  # not in the file
+    # a saved model loads without re-applying init_from (its own weights win)
+    export = hub.save_pretrained(model, tmp_path / "export")
+    assert json.loads((export / "config.json").read_text())["model"]["init_from"] is None
+    # a keepfit directory works too, and a mismatched architecture is refused
+    again = KeepFIT.from_config(cfg.model_copy(update={"init_from": str(export)}))
+    assert torch.equal(again.revision.q.weight, model.revision.q.weight)
+    with pytest.raises(CheckpointError, match="init_from does not fit"):
+        KeepFIT.from_config(cfg.model_copy(update={"embed_dim": 8}))

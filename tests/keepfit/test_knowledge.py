@@ -78,12 +78,36 @@ def test_gradients_follow_the_chosen_stop_gradients() -> None:
     assert all(p.grad is None or not p.grad.any() for p in att.parameters())
 
 
-def test_revision_loss_is_weighted_cosine_distance() -> None:
+def test_revision_loss_is_cosine_distance_or_the_reference_mse() -> None:
     a, b = _unit(6, 8, seed=14), _unit(6, 8, seed=15)
-    cfg = KnowledgeConfig(weight=2.5)
-    want = 2.5 * (1 - (a * b).sum(-1)).mean()
+    cfg = KnowledgeConfig(weight=2.5)  # the objective applies the weight; the term itself is unweighted
+    want = (1 - (a * b).sum(-1)).mean()
     assert math.isclose(float(revision_loss(a, b, cfg)), float(want), rel_tol=1e-6)
+    assert math.isclose(float(revision_loss(a, 3 * b, cfg)), float(want), rel_tol=1e-6)  # scale-free
     assert float(revision_loss(a, a, cfg)) == pytest.approx(0.0, abs=1e-6)
+    # for unit vectors MSE = 2 (1 - cos) / D, so the reference's 100 x MSE is 200 / D = 0.39 x at D = 512
+    mse = KnowledgeConfig(loss="mse", weight=100)
+    assert math.isclose(float(revision_loss(a, b, mse)), float(2 * want / 8), rel_tol=1e-6)
+    raw = 3 * b  # the reference's target is the raw attention output, not normalised
+    assert math.isclose(float(revision_loss(a, raw, mse)), float(((a - raw) ** 2).mean()), rel_tol=1e-6)
+
+
+def test_reference_softmax_over_heads_is_a_named_option() -> None:
+    torch.manual_seed(0)
+    att = RevisionAttention(8, heads=2, softmax_over="heads").double()
+    q, keys, values = _unit(3, 8, seed=1), _unit(5, 8, seed=2), _unit(5, 8, seed=3)
+    out = att(q, keys, values)
+    # the reference: scores (heads, Q, K); F.softmax without dim normalises over dim 0 = the two heads,
+    # then every key's value is summed with those weights
+    qh = att.q(q).view(3, 2, 4).transpose(0, 1)
+    kh, vh = att.k(keys).view(5, 2, 4).transpose(0, 1), att.v(values).view(5, 2, 4).transpose(0, 1)
+    scores = qh @ kh.transpose(1, 2) / 2.0  # (2, 3, 5)
+    w = torch.softmax(scores, dim=0)
+    assert torch.allclose(w.sum(0), torch.ones(3, 5, dtype=torch.float64))
+    want = att.out((w @ vh).transpose(0, 1).reshape(3, 8))
+    torch.testing.assert_close(out, want)
+    cfg = KnowledgeConfig(attention_softmax="heads", loss="mse", topk=None)
+    torch.testing.assert_close(revise(q, keys, values, cfg, att), want)  # raw output for the MSE loss
 
 
 def test_bank_momentum_update() -> None:
@@ -110,8 +134,8 @@ def test_bank_replace_and_config_validation() -> None:
     with pytest.raises(KeepfitError, match="empty"):
         KnowledgeBank(0, 4)
     with pytest.raises(KeepfitError, match="knowledge.mode"):
-        KnowledgeConfig(mode="magic")
+        KnowledgeConfig.from_dict({"mode": "magic"})
     with pytest.raises(KeepfitError, match="knowledge.topk"):
-        KnowledgeConfig(topk=0)
+        KnowledgeConfig.from_dict({"topk": 0})
     with pytest.raises(KeepfitError, match="detach_target"):
-        KnowledgeConfig(mode="attention", detach_target=True)
+        KnowledgeConfig.from_dict({"mode": "attention", "detach_target": True})

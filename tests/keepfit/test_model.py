@@ -49,7 +49,7 @@ def test_pooling_variants_differ_and_cls_uses_first_token() -> None:
     state = base.state_dict()
     tok = base.tokenize(["drusen at the macula"])
     outs = {}
-    for pooling in ("mean", "cls", "mean-1-2-last"):
+    for pooling in ("mean", "cls", "mean-1-2-last", "mean-1-2-last-padded"):
         m = KeepFIT.from_config(
             ModelConfig(
                 vision="tiny-cnn", text_model="tiny-bert", embed_dim=8, image_size=32, pooling=pooling
@@ -60,6 +60,26 @@ def test_pooling_variants_differ_and_cls_uses_first_token() -> None:
             outs[pooling] = m.encode_text(**tok)
     assert not torch.allclose(outs["mean"], outs["cls"])
     assert not torch.allclose(outs["mean"], outs["mean-1-2-last"])
+    # one unpadded text: the reference's padded pooling is the masked one
+    torch.testing.assert_close(outs["mean-1-2-last"], outs["mean-1-2-last-padded"])
+
+
+def test_padded_pooling_averages_padding_like_the_reference() -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(vision="tiny-cnn", text_model="tiny-bert", embed_dim=8, image_size=32,
+                      pooling="mean-1-2-last-padded")
+    m = KeepFIT.from_config(cfg).eval()
+    tok = m.tokenize(["drusen", "a much longer caption about the optic disc and the macula"])
+    with torch.no_grad():
+        got = m.encode_text(**tok)
+        out = m.text(**tok, output_hidden_states=True)
+        hs = torch.stack([out.hidden_states[1], out.hidden_states[2], out.hidden_states[-1]])
+        pooled = hs.permute(1, 0, 2, 3).mean(2).mean(1)  # the reference's TextModel.forward, verbatim
+        x = torch.nn.functional.normalize(pooled, dim=-1)
+        want = torch.nn.functional.normalize(m.text_projection(x), dim=-1)
+        alone = m.encode_text(**m.tokenize(["drusen"]))
+    torch.testing.assert_close(got, want)
+    assert not torch.allclose(got[:1], alone, atol=1e-3)  # padding changes the short text's embedding
 
 
 def test_logit_scale_clamped_to_100(model: KeepFIT) -> None:
@@ -108,18 +128,18 @@ def test_resnet_tower_and_local_weights(tmp_path: Path) -> None:
     torch.save(weights, tmp_path / "rn18.pth")
     for name in ("rn18.safetensors", "rn18.pth"):
         torch.manual_seed(2)
-        loaded = KeepFIT.from_config(ModelConfig(**{**cfg.to_dict(), "vision_weights": str(tmp_path / name)}))
+        loaded = KeepFIT.from_config(cfg.model_copy(update={"vision_weights": str(tmp_path / name)}))
         torch.testing.assert_close(loaded.vision.conv1.weight, m.vision.conv1.weight)
     with pytest.raises(KeepfitError, match="not found"):
-        KeepFIT.from_config(ModelConfig(**{**cfg.to_dict(), "vision_weights": str(tmp_path / "missing.pth")}))
+        KeepFIT.from_config(cfg.model_copy(update={"vision_weights": str(tmp_path / "missing.pth")}))
 
 
 def test_config_errors_name_the_problem() -> None:
     with pytest.raises(KeepfitError, match="model.vision"):
-        ModelConfig(vision="vgg")
+        ModelConfig.from_dict({"vision": "vgg"})
     with pytest.raises(KeepfitError, match="model.pooling"):
-        ModelConfig(pooling="max")
-    with pytest.raises(KeepfitError, match="unknown key"):
+        ModelConfig.from_dict({"pooling": "max"})
+    with pytest.raises(KeepfitError, match="unknown config key 'model.embed_dims'"):
         ModelConfig.from_dict({"embed_dims": 3})
 
 

@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_helpers import losses_by_step, tiny_config, tiny_overrides  # noqa: E402
 
 from keepfit.errors import CheckpointError  # noqa: E402
-from keepfit.synthetic import write_mm_dataset  # noqa: E402
 from keepfit.train import train  # noqa: E402
+from keepfit.train.synthetic import write_mm_dataset  # noqa: E402
 
 STEPS = 12
 COMMON = {

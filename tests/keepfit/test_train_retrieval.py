@@ -9,8 +9,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_helpers import tiny_config  # noqa: E402
 
-from keepfit.synthetic import write_mm_dataset  # noqa: E402
 from keepfit.train import train  # noqa: E402
+from keepfit.train.synthetic import write_mm_dataset  # noqa: E402
 
 
 def test_training_lifts_heldout_retrieval_far_above_chance(tmp_path: Path) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from keepfit.config import Config, load_config
 from keepfit.knowledge import KnowledgeBank, KnowledgeConfig
 from keepfit.model import KeepFIT, ModelConfig
-from keepfit.train import TrainStep, compute_losses
+from keepfit.train.config import Config, load_config
+from keepfit.train.objective import Objective
 
 
 def tiny_overrides(mm_dir: Path | str, out_dir: Path | str, **extra: Any) -> list[str]:
@@ -45,9 +45,13 @@ def tiny_config(mm_dir: Path | str, out_dir: Path | str, **extra: Any) -> Config
     return load_config(None, tiny_overrides(mm_dir, out_dir, **extra))
 
 
+def metrics(out_dir: Path) -> list[dict[str, Any]]:
+    """The rows of a run's metrics.jsonl."""
+    return [json.loads(ln) for ln in (out_dir / "metrics.jsonl").read_text().splitlines() if ln.strip()]
+
+
 def losses_by_step(out_dir: Path) -> dict[int, float]:
-    rows = [json.loads(ln) for ln in (out_dir / "metrics.jsonl").read_text().splitlines() if ln.strip()]
-    return {r["step"]: r["loss"] for r in rows}
+    return {r["step"]: r["loss"] for r in metrics(out_dir)}
 
 
 # ------------------------------------------------------------------------------------- DDP parity
@@ -91,7 +95,9 @@ def parity_case(
     }
 
 
-def build_step_module(case: dict[str, Any]) -> tuple[KeepFIT, TrainStep, Config, KnowledgeBank | None]:
+def build_objective(
+    case: dict[str, Any], distributed: bool
+) -> tuple[KeepFIT, Objective, Config, KnowledgeBank | None]:
     cfg = load_config(
         None,
         [
@@ -102,39 +108,40 @@ def build_step_module(case: dict[str, Any]) -> tuple[KeepFIT, TrainStep, Config,
             f"train.loss_mode={case['loss_mode']}",
         ],
     )
-    cfg.knowledge = KnowledgeConfig(**case["knowledge"])
+    cfg.knowledge = KnowledgeConfig.from_dict(case["knowledge"])
     torch.manual_seed(case["seed"])
-    model = KeepFIT.from_config(ModelConfig(**{**cfg.model.to_dict()})).double()
+    model = KeepFIT.from_config(ModelConfig.from_dict(cfg.model.to_dict())).double()
     if cfg.knowledge.mode != "attention":
         model.revision.requires_grad_(False)
     bank = None
     if cfg.knowledge.bank != "batch":
         bank = KnowledgeBank(10, 16).double()
         bank.replace(case["bank"][0], case["bank"][1])
-    return model, TrainStep(model, cfg.knowledge, use_revision=cfg.knowledge.mode != "off"), cfg, bank
+    objective = Objective(model, cfg, distributed=distributed, revision=cfg.knowledge.mode != "off")
+    return model, objective, cfg, bank
 
 
 def run_parity_step(
     case: dict[str, Any], rows: list[int], distributed: bool, wrap_ddp: bool
 ) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
-    """One forward/backward of the real TrainStep + compute_losses on ``rows`` of the case's batch."""
-    model, step, cfg, bank = build_step_module(case)
-    runner = torch.nn.parallel.DistributedDataParallel(step) if wrap_ddp else step
+    """One forward/backward of the real Objective on ``rows`` of the case's batch."""
+    model, objective, cfg, bank = build_objective(case, distributed)
+    runner = torch.nn.parallel.DistributedDataParallel(objective) if wrap_ddp else objective
     rows_t = torch.tensor(rows)
-    n_public = sum(1 for r in rows if r < case["n_public"])
     tok = model.tokenize([case["texts"][r] for r in rows])
-    out = runner(
-        case["pixels"][rows_t],
-        tok["input_ids"],
-        tok["attention_mask"],
-        n_public,
-        bank.image if bank is not None else None,
-        bank.text if bank is not None else None,
-    )
-    terms = compute_losses(out, case["class_ids"][rows_t], n_public, cfg, distributed=distributed)
-    terms["loss"].backward()
+    batch = {
+        "pixels": case["pixels"][rows_t],
+        "input_ids": tok["input_ids"],
+        "attention_mask": tok["attention_mask"],
+        "class_ids": case["class_ids"][rows_t],
+        "n_public": sum(1 for r in rows if r < case["n_public"]),
+    }
+    if bank is not None:
+        batch["bank_image"], batch["bank_text"] = bank.image, bank.text
+    losses, _ = runner(batch)
+    losses["loss"].backward()
     grads = {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
-    return {k: float(v.detach()) for k, v in terms.items()}, grads
+    return {k: float(v.detach()) for k, v in losses.items()}, grads
 
 
 def rank_rows(case: dict[str, Any], rank: int, world: int) -> list[int]:
@@ -153,7 +160,8 @@ def ddp_worker(
     cases: list[dict[str, Any]],
     train_args: dict[str, Any],
 ) -> None:
-    """Child process: parity cases under real DDP, then a short real ``train()`` run in the same group."""
+    """Child process: parity cases under real DDP, then a short real ``train()`` run in the same group
+    (``train_args`` are tiny_config keyword arguments)."""
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
         results = [
@@ -162,7 +170,7 @@ def ddp_worker(
         torch.save(results, Path(out_dir) / f"rank{rank}.pt")
         from keepfit.train import train
 
-        summary = train(tiny_config(**train_args))
+        summary = train(tiny_config(train_args["mm_dir"], train_args["out_dir"], **train_args["extra"]))
         (Path(out_dir) / f"train{rank}.json").write_text(json.dumps(summary, default=str))
     finally:
         dist.destroy_process_group()

@@ -161,7 +161,7 @@ def test_pair_metric_accepts_an_ocr_misread_but_not_another_figures_caption() ->
 
 def test_default_sample_set_has_english_and_chinese_scans() -> None:
     scans = [b for b in BOOKS if b.variant == "scanned"]
-    assert {b.style.lang for b in scans} == {"en", "zh"}
+    assert {b.style.lang for b in scans} == {"en", "zh", "fa"}  # fa: the scanned Persian paper
     assert {b.name for b in default_books(len(BOOKS))} == {b.name for b in BOOKS}
 
 

@@ -22,6 +22,7 @@ ALLOWED = {
     ("export/flair_csv.py", "write_flair_csv", "copyfile"): "into the staging folder, renamed into place",
     ("export/hf.py", "_write_group", "write_table"): "a ParquetWriter on a temp file, renamed into place",
     ("export/card.py", "save", "savefig"): "into an in-memory buffer, then atomic_write_bytes",
+    ("review/server.py", "running_server", "open"): "Label Studio's log, appended by the server; no run reads it",
 }
 
 #: the same for keepfit: checkpoints and exports are staged in a temp folder renamed into place
@@ -30,11 +31,11 @@ KEEPFIT_ALLOWED = {
     ("checkpoint.py", "save_checkpoint", "write_text"): "meta.json into the tmp folder; the latest pointer via os.replace",
     ("hub.py", "save_pretrained", "save_file"): "into the export's tmp folder, renamed into place",
     ("hub.py", "save_pretrained", "write_text"): "into the export's tmp folder, renamed into place",
-    ("train.py", "_export_final", "save_file"): "into OUT/final.tmp, renamed into place",
-    ("train.py", "_export_final", "write_text"): "into OUT/final.tmp, renamed into place",
-    ("train.py", "plot_curve", "savefig"): "into an in-memory buffer, then atomic_write_bytes",
+    ("checkpoint.py", "export_final", "save_file"): "into OUT/final.tmp, renamed into place",
+    ("checkpoint.py", "export_final", "write_text"): "into OUT/final.tmp, renamed into place",
+    ("train/monitor.py", "plot_curve", "savefig"): "into an in-memory buffer, then atomic_write_bytes",
     ("evaluate/report.py", "save_confusion_matrix", "savefig"): "into an in-memory buffer, then atomic_write_bytes",
-    ("synthetic.py", "write_mm_dataset", "write_table"): "into an in-memory buffer, then atomic_write_bytes",
+    ("train/synthetic.py", "write_mm_dataset", "write_table"): "into an in-memory buffer, then atomic_write_bytes",
 }
 
 

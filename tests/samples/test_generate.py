@@ -48,8 +48,9 @@ def test_variant_switches_and_bad_arguments(tmp_path: Path) -> None:
     books = default_books(6, scanned=False, broken_text=False)
     assert {b.variant for b in books} == {"born-digital"}
     assert len({b.name for b in books}) == 6
-    assert [b.name for b in default_books(9)][6:] == ["yandibing_tupu_zh_scan", "retina_atlas_en_2col_2",
-                                                      "fundus_atlas_en_margin_2"]
+    assert [b.name for b in default_books(11)][6:] == ["yandibing_tupu_zh_scan", "tesis_latex_es_pt_fr",
+                                                       "maghaleh_fa_scan", "retina_atlas_en_2col_2",
+                                                       "fundus_atlas_en_margin_2"]
     with pytest.raises(ValueError, match="books must be >= 1"):
         generate_samples(tmp_path, books=0)
     with pytest.raises(ValueError, match="figures_per_book"):

@@ -11,7 +11,8 @@ One page (:func:`read_page`):
    close to one), run ``image_to_data`` (TSV) once;
 4. repair two known Tesseract failures with at most one extra run each, only on pages that show them:
    lines of a Chinese page read as Latin garbage are read again with the Chinese model alone
-   (:func:`reread_chinese_lines`), and glyphs dropped at the start of a line (a bold ``图`` before
+   (:func:`reread_chinese_lines`), Persian or Arabic words read as Latin are read again with the
+   right-to-left model alone (:func:`~.ocr_rtl.reread_rtl_words`), and glyphs dropped at the start of a line (a bold ``图`` before
    ``2-3．``) are read from the unread ink left of the line (:func:`rescue_line_starts`);
 5. group words by Tesseract's block / paragraph / line numbers (split at wide blank gaps) and move each
    line back onto the unrotated page. Lines keep their height and stay horizontal rows (a skewed line is
@@ -41,7 +42,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -55,8 +56,10 @@ from ..page_model import ImagePlacement, PageModel, TextLine
 from .cleanup import clean_page, paper_white
 from .deskew import deskew, estimate_skew
 from .frame import region_placement
+from .languages import choose_languages
 from .ocr_lines import build_lines
 from .ocr_repair import harmonise_caption_heads, reread_chinese_lines, rescue_line_starts
+from .ocr_rtl import persian_letters, reread_rtl_words
 from .regions import find_regions, region_signature, repeated_regions, solid_pictures
 from .tesseract import DEFAULT_LANG, OcrConfig, OcrError, check_tesseract, run_tesseract
 
@@ -77,6 +80,7 @@ class OcrPage:
     skew: float  # degrees, OpenCV convention: the straight frame turned by this is the page
     dpi: float
     error: str | None = None  # why the page could not be read (then nothing else is set)
+    lang: str = ""  # the Tesseract languages it was read in
     signatures: list[tuple[int, ...]] = field(default_factory=list)  # per region: a tiny grey thumbnail
 
 
@@ -147,12 +151,13 @@ def read_page(page: pymupdf.Page, cfg: OcrConfig, regions: bool = False) -> OcrP
     ink = blanked < int(0.6 * paper)
     words = run_tesseract(blanked, cfg)
     words = reread_chinese_lines(blanked, ink, words, cfg)
+    words = persian_letters(reread_rtl_words(blanked, words, cfg), cfg)
     words = rescue_line_starts(blanked, ink, words, cfg)
     lines, mask = build_lines(words, scale, rotation, cfg.min_conf, ink=ink)
     # regions are found, and merged, on the straight page: the page model keeps them as turned rectangles
     found = find_regions(straight, cfg.dpi, mask, cfg.regions) if regions else []
     return OcrPage(number=page.number + 1, size=(float(page.rect.width), float(page.rect.height)), lines=lines,
-                   words=mask, regions=found, skew=angle, dpi=cfg.dpi,
+                   words=mask, regions=found, skew=angle, dpi=cfg.dpi, lang=cfg.lang,
                    signatures=[region_signature(straight, b, scale) for b in found])
 
 
@@ -285,17 +290,26 @@ def unread_pdf_lines(pdf: Sequence[TextLine], ocr: Sequence[TextLine]) -> list[T
 
 
 def ocr_models(path: Path, models: Sequence[PageModel], cfg: OcrConfig, workers: int = 1,
-               progress: Callable[[int, int], None] | None = None) -> list[OcrPage]:
+               progress: Callable[[int, int], None] | None = None, book_lang: str | Sequence[str] | None = None,
+               warn: Callable[[str], None] | None = None) -> list[OcrPage]:
     """OCR every page of ``models`` whose text layer is ``none`` or ``broken`` and apply the results in
     place (figure regions only on scans, see :func:`scan_images`), then make the caption heads of the
     OCR'd pages agree with the book's numbering (:func:`harmonise_caption_heads`). Returns the results, in page order;
     pages that could not be read carry ``error`` and keep their model unchanged.
 
-    Raises :class:`OcrError` when Tesseract or one of the languages is missing.
+    The languages: the book's ``lang`` from the recipe (``book_lang``), else ``cfg.lang`` unless it is
+    ``auto``, else detected from the book's script (:func:`~.languages.choose_languages`); a missing language
+    pack is a ``warn``-ing naming the package to install. Raises :class:`OcrError` when Tesseract is missing
+    or none of the languages is installed.
     """
     todo = [m for m in models if m.text_layer != "ok"]
     if not todo:
         return []
+    choice = choose_languages(book_lang, cfg.lang, lambda: _samples(path, todo, cfg.dpi))
+    for w in choice.warnings:
+        if warn is not None:
+            warn(w)
+    cfg = replace(cfg, lang=choice.lang)
     check_tesseract(cfg.lang)
     scans = scan_images(models)
     jobs = [(m.number - 1, m.number in scans) for m in todo]
@@ -308,6 +322,31 @@ def ocr_models(path: Path, models: Sequence[PageModel], cfg: OcrConfig, workers:
             apply_ocr(m, res, scans.get(m.number), furniture.get(m.number, set()))
     harmonise_caption_heads([m.lines for m, res in zip(todo, out, strict=True) if res.error is None])
     return out
+
+
+def _samples(path: Path, todo: Sequence[PageModel], dpi: float, n: int = 2) -> list[np.ndarray]:
+    """A few of the pages to OCR, as Tesseract will see them (straightened, photographs blanked), for script
+    detection: from the middle of the run (the first pages of a book are often covers and title pages)."""
+    picks = sorted({todo[len(todo) // 2].number, todo[len(todo) // 4].number})[:n]
+    out = []
+    with pymupdf.open(str(path)) as doc:
+        for number in picks:
+            try:
+                out.append(_clean_page(doc.load_page(number - 1), dpi))
+            except PDF_ERRORS:
+                continue
+    return out
+
+
+def _clean_page(page: pymupdf.Page, dpi: float, max_skew: float = 5.0) -> np.ndarray:
+    """The page grey at ``dpi``, straightened, dense photographs blanked (what :func:`read_page` reads)."""
+    gray = clean_page(render_gray(page, dpi), dpi)  # a scan's borders and shadows off (unchanged otherwise)
+    paper = int(np.percentile(gray[:: 8, :: 8], 90))
+    straight, _ = deskew(gray, estimate_skew(gray, dpi, max_skew), background=paper)
+    straight = straight.copy() if straight is gray else straight
+    for x0, y0, x1, y1 in solid_pictures(straight, dpi):
+        straight[y0:y1, x0:x1] = paper
+    return straight
 
 
 def ocr_rule(rule: str, images: Sequence[ImagePlacement]) -> str:

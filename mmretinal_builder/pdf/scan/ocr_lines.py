@@ -1,7 +1,7 @@
 """Tesseract's words -> :class:`~mmretinal_builder.pdf.page_model.TextLine` s in page points.
 
 Words are grouped by Tesseract's block / paragraph / line numbers, split where the print shows a wide
-blank gap, measured (baseline, font size from cap height or Chinese character pitch) and moved back onto
+blank gap, put in reading order (right-to-left lines: :mod:`~mmretinal_builder.pdf.bidi`), measured (baseline, font size from cap height or Chinese character pitch) and moved back onto
 the unrotated page as rigid rows. Chinese text gets the spacing and full-width punctuation of Chinese
 print, and panel labels whose bracket or point Tesseract misread are repaired (:func:`repair_panel_labels`).
 The boxes covering the text read are returned too: they mask text out when looking for figures.
@@ -13,10 +13,12 @@ import re
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from ...geometry import BBox
+from ..bidi import fix_reversed_number, is_rtl, logical_order, strong_direction
 from ..page_model import Span, TextLine
 from ..text_layer import is_hanzi
 from .deskew import Rotation
@@ -27,6 +29,7 @@ _TALL = set("bdfhklt0123456789!?%&#@$/\\|()[]{}'\"") | {chr(c) for c in range(or
 _CAP_HEIGHT = 0.72  # cap / ascender height of Latin faces, in ems
 _XHEIGHT = 0.52
 _IDEOGRAPH = 0.88  # height of an ideograph's ink, in ems
+_ARABIC_WORD = 0.9  # typical height of an Arabic-script word's ink (ascender to descender), in ems
 CJK_SPACE = 0.2  # ems: a blank at least this wide between Chinese and Latin text is a space
 SURE_CONF = 80.0  # a word read with at least this confidence is text, whatever its line's confidence
 SPLIT_GAP = 1.5  # ems: a wider gap between two words of a Tesseract line splits it
@@ -202,6 +205,10 @@ def line_geometry(words: Sequence[OcrWord]) -> tuple[BBox, float, float]:
     for w in reliable:
         if any(is_hanzi(c) for c in w.text):
             sizes.append(word_height(w) / _IDEOGRAPH)
+        elif strong_direction(w.text) == "rtl":
+            # Arabic-script words reach from ascenders (alef, lam) to descenders (reh, noon, yeh): the box
+            # is most of an em; the x-height rule of Latin words would double the size
+            sizes.append(word_height(w) / _ARABIC_WORD)
         elif set(w.text) & _TALL:
             sizes.append(max(base - w.bbox[1], 0.5 * word_height(w)) / _CAP_HEIGHT)
         elif w.text.isalpha():
@@ -263,7 +270,12 @@ def build_lines(words: Sequence[OcrWord], scale: float, rotation: Rotation | Non
             mask += [_padded(w.bbox, scale) for w in ws if w.conf >= SURE_CONF and any(c.isalnum() for c in w.text)]
             continue
         box, _, size = line_geometry(ws)
+        rtl = is_rtl("".join(w.text for w in ws))
+        if rtl:  # gaps are found left to right; each piece is put back in reading order below
+            ws = sorted(ws, key=lambda w: w.bbox[0])
         for seg in split_at_gaps(ws, SPLIT_GAP * size, ink, (box[1], box[3])):
+            if rtl:
+                seg = rtl_words(seg)
             if any(c.isalnum() for w in seg for c in w.text):
                 box, base, size = line_geometry(seg)
                 raw.append(((key[0], key[1]), seg, box, base, size))
@@ -335,6 +347,13 @@ def _spans_without_strokes(words: Sequence[OcrWord], box: BBox) -> list[tuple[fl
     if x < box[2]:
         out.append((x, box[2]))
     return out
+
+
+def rtl_words(words: Sequence[OcrWord]) -> list[OcrWord]:
+    """The words of a right-to-left line (Persian, Arabic) in reading order, hyphen-joined numbers that
+    Tesseract read backwards put right (:mod:`~mmretinal_builder.pdf.bidi`)."""
+    ordered = logical_order(words, lambda w: w.text, lambda w: (w.bbox[0] + w.bbox[2]) / 2)
+    return [replace(w, text=fix_reversed_number(w.text)) for w in ordered]
 
 
 def split_at_gaps(words: Sequence[OcrWord], max_gap: float, ink: np.ndarray | None = None,

@@ -17,7 +17,10 @@ import numpy as np
 from ...geometry import BBox
 from .regions import RegionConfig
 
+#: the languages when neither the recipe nor script detection says (see :mod:`.languages`)
 DEFAULT_LANG = "eng+chi_sim"
+#: Unicode bidi controls Tesseract puts around words of the other direction (LRM, RLM, embeddings, isolates)
+_BIDI_CONTROLS = dict.fromkeys([0x200E, 0x200F, 0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
 class OcrError(RuntimeError):
@@ -58,11 +61,12 @@ def check_tesseract(lang: str) -> None:
         have = set(pytesseract.get_languages(config=""))
     except (pytesseract.TesseractNotFoundError, OSError) as e:
         raise OcrError(f"Tesseract is not installed or not on PATH ({e}); install tesseract-ocr "
-                       "with the eng and chi_sim language packs (see the README)") from None
+                       "and its language packs (make system-deps)") from None
     missing = [x for x in lang.split("+") if x and x not in have]
     if missing:
+        packages = " ".join("tesseract-ocr-" + x.lower().replace("_", "-") for x in missing)
         raise OcrError(f"Tesseract lacks the language(s) {', '.join(missing)} (installed: "
-                       f"{', '.join(sorted(have)) or 'none'}); install tesseract-ocr-<lang> or change ocr_lang")
+                       f"{', '.join(sorted(have)) or 'none'}); install them with `apt-get install {packages}`")
 
 
 def parse_tsv(tsv: str) -> list[OcrWord]:
@@ -81,7 +85,7 @@ def parse_tsv(tsv: str) -> list[OcrWord]:
         f = row.split("\t")
         if len(f) < len(head) or f[col["level"]] != "5":
             continue
-        text = f[col["text"]].strip()
+        text = f[col["text"]].translate(_BIDI_CONTROLS).strip()
         if not text:
             continue
         x, y = int(f[col["left"]]), int(f[col["top"]])
