@@ -28,6 +28,7 @@ def is_cjk(ch: str) -> bool:
 
 
 _CJK_RE = re.compile("[\u3400-\u9fff\u3000-\u303f\uff00-\uffef\uf900-\ufaff]")
+_SYMBOLS_RE = re.compile(r"(?<!\S)[^\w\s]+(?!\S)")  # a token of symbols only ("+", "[", "--")
 
 
 def word_count(text: str) -> int:
@@ -78,7 +79,9 @@ def _furniture_key(ln: TextLine, page_h: float) -> tuple[int, str] | None:
     if FURNITURE_BAND * page_h < y < (1 - FURNITURE_BAND) * page_h:
         return None
     text = unicodedata.normalize("NFKC", ln.text).strip().lower()
-    return (round(y / 4), re.sub(r"\d+", "#", text)[:40])
+    # scanned pages lie a little differently on the glass each time: an OCR'd head wanders by several points
+    step = 8 if ln.source == "ocr" else 4
+    return (round(y / step), re.sub(r"\d+", "#", text)[:40])
 
 
 def _isolated(m: PageModel, k: int) -> bool:
@@ -188,8 +191,15 @@ def page_layout(model: PageModel, stats: DocStats, furniture: set[tuple[int, str
     furn = [_is_furniture(ln, model.size[1], furniture) for ln in model.lines]
     long_min = 0.4 * stats.column_width
 
+    # OCR reads the text inside a scanned figure too: what lies in a figure region of a scan is its labels
+    regions = [im.bbox for k, im in enumerate(model.images)
+               if im.xref == 0 and not im.decoration and k != model.scan_image]
+
     def is_long(ln: TextLine) -> bool:
-        return ln.horizontal and word_count(ln.text) >= 5 and (ln.bbox[2] - ln.bbox[0]) >= long_min
+        # symbols are not words: OCR reads a legend's colour swatches and markers as "[", "+" ...
+        return ln.horizontal and word_count(_SYMBOLS_RE.sub(" ", ln.text)) >= 5 \
+            and (ln.bbox[2] - ln.bbox[0]) >= long_min \
+            and not (ln.source == "ocr" and any(intersection(ln.bbox, r) >= 0.9 * area(ln.bbox) for r in regions))
 
     # Running text is made of long lines; a paragraph's short last line is added below. Text blocks are not
     # trusted: MuPDF may put a figure's panel letters into the block of the caption or paragraph above them.

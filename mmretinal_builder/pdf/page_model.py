@@ -154,6 +154,8 @@ class PageModel:
     #: the text layer's words, kept only on pages that can hold a figure (images or figure-like drawings): the
     #: panels stage reads panel letters printed as PDF text from them without opening the PDF again
     words: list[Word] = field(default_factory=list)
+    skew: float = 0.0  # degrees the print of a scanned page is turned (OpenCV convention; boxes stay in the
+    # page frame: pdf/scan/frame.py gives the straight frame where its layout is analysed)
 
     @property
     def area(self) -> float:
@@ -169,7 +171,7 @@ def page_to_dict(m: PageModel) -> dict[str, Any]:
     """A JSON-able form of ``m`` (tuples become lists; :func:`page_from_dict` turns them back)."""
     return {
         "number": m.number, "size": list(m.size), "text_layer": m.text_layer, "rotation": m.rotation,
-        "scan_image": m.scan_image,
+        "scan_image": m.scan_image, "skew": m.skew,
         "lines": [{"text": ln.text, "bbox": list(ln.bbox), "block_id": ln.block_id, "source": ln.source,
                    "baseline": ln.baseline, "horizontal": ln.horizontal, "direction": list(ln.direction),
                    "spans": [[s.text, list(s.bbox), s.font, s.size, s.bold, s.italic] for s in ln.spans]}
@@ -196,4 +198,4 @@ def page_from_dict(d: dict[str, Any]) -> PageModel:
     drawings = [DrawingCluster(tuple(x[0]), x[1], x[2], x[3], x[4], x[5], x[6]) for x in d["drawings"]]
     return PageModel(number=d["number"], size=tuple(d["size"]), lines=lines, images=images, drawings=drawings,
                      text_layer=d["text_layer"], rotation=d["rotation"], scan_image=d["scan_image"],
-                     words=[tuple(w) for w in d.get("words", [])])
+                     skew=d.get("skew", 0.0), words=[tuple(w) for w in d.get("words", [])])

@@ -96,7 +96,8 @@ def turn_model(model: PageModel, turn: int) -> PageModel:
     drawings = [DrawingCluster(box(dc.bbox), dc.n_paths, dc.n_curves, dc.n_fills, dc.n_diagonals, dc.rule_only,
                                dc.decoration) for dc in model.drawings]
     return PageModel(number=model.number, size=(size[1], size[0]), lines=lines, images=images, drawings=drawings,
-                     text_layer=model.text_layer, rotation=model.rotation, scan_image=model.scan_image)
+                     text_layer=model.text_layer, rotation=model.rotation, scan_image=model.scan_image,
+                     skew=model.skew)
 
 
 def upright(arr: np.ndarray, turn: int) -> np.ndarray:

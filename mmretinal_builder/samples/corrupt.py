@@ -1,85 +1,44 @@
 """Degraded variants of a born-digital sample book: a scan (image-only pages) and a broken text layer.
 
-* scanned: each page rendered at 200-300 dpi, tinted, rotated up to 2 degrees, blurred, noised, saved as
-  JPEG in an image-only PDF; every ground-truth box is mapped through the same rotation (axis-aligned hull).
+* scanned: each page rendered at 200-300 dpi and degraded by :mod:`~mmretinal_builder.samples.degrade`
+  (yellowed paper, gutter shadow, turned up to 2 degrees and off-centre on a dark scanner lid, blur, noise),
+  saved as JPEG in an image-only PDF; every ground-truth box is mapped through the same placement
+  (axis-aligned hull).
 * broken-text: the page looks exactly the same, but every font gets a /ToUnicode CMap that maps its codes
   to the wrong characters (the legacy-font problem), so extracted text is garbage while the glyphs are right.
 """
 
 from __future__ import annotations
 
-import copy
 import random
 from typing import Any
 
-import cv2
 import numpy as np
 import pymupdf
 
-from .fundus import add_noise
-
-Box = list[float]
-
-
-def _rotate_box(b: Box, m: np.ndarray, page_w: float, page_h: float, sx: float, sy: float) -> Box:
-    """Map a fractional page box through the pixel-space affine `m`; returns the axis-aligned hull (fractions)."""
-    xs = [b[0] * page_w, b[2] * page_w]
-    ys = [b[1] * page_h, b[3] * page_h]
-    pts = np.array([[x * sx - 0.5, y * sy - 0.5, 1.0] for x in xs for y in ys])  # pixel-centre coordinates
-    q = pts @ m.T + 0.5
-    x0, x1 = max(0.0, q[:, 0].min() / sx), min(page_w, q[:, 0].max() / sx)
-    y0, y1 = max(0.0, q[:, 1].min() / sy), min(page_h, q[:, 1].max() / sy)
-    return [round(x0 / page_w, 6), round(y0 / page_h, 6), round(x1 / page_w, 6), round(y1 / page_h, 6)]
+from .degrade import DegradeOptions, degrade_document
 
 
 def scan(pdf: bytes, gt: dict[str, Any], rng: random.Random, nprng: np.random.Generator, dpi: int = 200,
          quality: int = 70, max_angle: float = 2.0) -> tuple[pymupdf.Document, dict[str, Any]]:
-    """Render every page to a noisy, slightly rotated JPEG; returns the image-only PDF and its adjusted GT."""
-    if not 72 <= dpi <= 600:
-        raise ValueError(f"scan: dpi {dpi} out of range 72-600")
+    """A scanned copy (:mod:`~mmretinal_builder.samples.degrade`): yellowed uneven paper, a gutter shadow,
+    the sheet turned up to ``max_angle`` degrees (most pages a little, a few not at all) and off-centre on a
+    dark scanner lid, blur, noise, JPEG. Returns the image-only PDF and its adjusted ground truth."""
+    opts = DegradeOptions(dpi=dpi, skew=max_angle, min_skew=min(0.2, max_angle), straight_share=0.1, noise=6.0,
+                          blur=0.7, quality=quality, border=True, shadow=True, yellow=True)
     src = pymupdf.open("pdf", pdf)
-    out = pymupdf.open()
-    gt = copy.deepcopy(gt)
-    angles: list[float] = []
-    for pno, page in enumerate(src, start=1):
-        pw, ph = page.rect.width, page.rect.height
-        pix = page.get_pixmap(dpi=dpi, alpha=False)
-        img = np.frombuffer(pix.samples, np.uint8).reshape(pix.h, pix.w, pix.n)[..., :3]
-        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
-        sx, sy = pix.w / pw, pix.h / ph
-        paper = np.array([rng.uniform(0.86, 0.93), rng.uniform(0.93, 0.97), rng.uniform(0.96, 1.0)])
-        img = cv2.transform(img, np.diag(paper))  # yellowish paper: scale each channel
-        # most scanned pages are a little skewed, a few are straight
-        angle = 0.0 if rng.random() < 0.1 else round(rng.choice((-1, 1)) * rng.uniform(0.2, max_angle), 3)
-        angles.append(angle)
-        m = cv2.getRotationMatrix2D(((pix.w - 1) / 2.0, (pix.h - 1) / 2.0), angle, 1.0)
-        border = tuple(int(255 * c) for c in paper)
-        img = cv2.warpAffine(img, m, (pix.w, pix.h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                             borderValue=border)
-        img = cv2.GaussianBlur(img, (3, 3), rng.uniform(0.5, 0.9))
-        img = add_noise(img, nprng, rng.uniform(4, 8))
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise RuntimeError(f"scan: JPEG encoding failed on page {pno}")
-        new = out.new_page(width=pw, height=ph)
-        new.insert_image(new.rect, stream=buf.tobytes(), keep_proportion=False)
-        for f in gt["figures"]:
-            if f["page"] == pno:
-                f["bbox"] = _rotate_box(f["bbox"], m, pw, ph, sx, sy)
-                for pb in f.get("panel_boxes", []):
-                    pb["bbox"] = _rotate_box(pb["bbox"], m, pw, ph, sx, sy)
-            if f["caption_page"] == pno:
-                f["caption_bbox"] = _rotate_box(f["caption_bbox"], m, pw, ph, sx, sy)
-        for t in gt["tables"]:
-            if t["page"] == pno:
-                t["bbox"] = _rotate_box(t["bbox"], m, pw, ph, sx, sy)
-                t["caption_bbox"] = _rotate_box(t["caption_bbox"], m, pw, ph, sx, sy)
-    gt["variant"] = "scanned"
-    gt["scan"] = {"dpi": dpi, "jpeg_quality": quality, "rotation_deg": angles,
-                  "note": "image-only pages; boxes are the axis-aligned hulls of the rotated boxes"}
-    gt["traps"] = gt["traps"] + "; SCANNED: no text layer, pages rotated up to 2 degrees, noise and JPEG"
-    src.close()
-    return out, gt
+    try:
+        out, new_gt = degrade_document(src, opts, rng, nprng, gt)
+    finally:
+        src.close()
+    if new_gt is None:  # degrade_document maps a ground truth whenever it is given one
+        raise RuntimeError("scan: no ground truth came back")
+    info = new_gt.pop("degrade")
+    new_gt["scan"] = {"dpi": dpi, "jpeg_quality": quality, "rotation_deg": info["rotation_deg"],
+                      "scale": info["scale"], "border": True, "gutter_shadow": True, "yellowed": True, "note": info["note"]}
+    new_gt["traps"] = gt["traps"] + ("; SCANNED: no text layer, pages turned up to 2 degrees and off-centre on a "
+                                     "dark scanner lid, gutter shadows, yellowed uneven paper, noise and JPEG")
+    return out, new_gt
 
 
 def _bfchar_cmap(pairs: list[tuple[int, int]], two_byte: bool) -> bytes:

@@ -35,7 +35,8 @@ from ..pdf.limits import PageTimeout, memory_limit, time_limit
 from ..pdf.page_model import ImagePlacement, PageModel
 from ..pdf.pairing import CaptionRef, Match, PageItems, PairingConfig, pair_book
 from ..pdf.records import CropPlan, FigureDraft, NativeImage, PageRecord
-from ..pdf.rotation import box_to_page, reading_turn, turn_model
+from ..pdf.rotation import reading_turn, turn_model
+from ..pdf.scan.frame import straighten_model, to_page
 from ..pdf.scan.ocr import ocr_rule
 from ..schema import Provenance, figure_id
 from ..stage import Context, Params, Stage
@@ -84,7 +85,8 @@ class PairStage(Stage):
         mark_scans(models, document_stats(models))
         # pages whose content is set sideways are read in their reading frame (boxes go back at the end)
         turns = [reading_turn(m) for m in models]
-        frames = [turn_model(m, t) for m, t in zip(models, turns, strict=True)]
+        # ... and scans in their straight frame (pdf/scan/frame.py): regions merged there, boxes mapped back
+        frames = [turn_model(straighten_model(m), t) for m, t in zip(models, turns, strict=True)]
         ctx.count("pages:turned", sum(1 for t in turns if t))
         stats = document_stats(frames)
         furniture = furniture_keys(frames)
@@ -119,7 +121,7 @@ class PairStage(Stage):
             ck, fk = index[mt.caption_page], index[mt.figure_page]
             cap = captions[ck][mt.caption]
             if cap.kind == "table":  # a graphic claimed by a table caption: a table, not a figure
-                box = box_to_page(union(cands[fk][i].bbox for i in mt.figures), turns[fk], models[fk].size)
+                box = to_page(union(cands[fk][i].bbox for i in mt.figures), turns[fk], models[fk])
                 ctx.count("tables")
                 ctx.drop({"book": ctx.book, "page": mt.figure_page, "bbox": rounded(box),
                           "page_size": rounded(models[fk].size), "label": cap.label, "caption": cap.text},
@@ -173,7 +175,7 @@ class PairStage(Stage):
         for k, m in enumerate(models):
             for f in free_f.get(k, []):
                 c = cands[k][f]
-                box = box_to_page(c.bbox, turns[k], m.size)
+                box = to_page(c.bbox, turns[k], m)
                 ctx.drop({"book": ctx.book, "page": m.number, "bbox": rounded(box), "page_size": rounded(m.size),
                           "kind": c.kind, "images": len(c.images)}, "figure-without-caption",
                          detail="no caption relates to this graphic on its page or a neighbouring page")
@@ -183,7 +185,7 @@ class PairStage(Stage):
                 if cap.kind != "figure":
                     continue
                 ctx.drop({"book": ctx.book, "page": m.number, "label": cap.label, "caption": cap.text,
-                          "caption_bbox": rounded(box_to_page(cap.bbox, turns[k], m.size)),
+                          "caption_bbox": rounded(to_page(cap.bbox, turns[k], m)),
                           "page_size": rounded(m.size)},
                          "caption-without-figure", detail="no graphic found for this caption")
                 n += 1
@@ -194,12 +196,12 @@ class PairStage(Stage):
     def _draft(self, model: PageModel, turn: int, members: list[Candidate], cap: Caption,
                cap_frame: tuple[int, PageModel], mt: Match, ctx: Context) -> FigureDraft:
         """One record without its image: box and parts back in the page frame, and how to cut the image."""
-        box = clip(box_to_page(union(c.bbox for c in members), turn, model.size), model.size)
+        box = clip(to_page(union(c.bbox for c in members), turn, model), model.size)
         image_ids = sorted({i for c in members for i in c.images})
         drawings = sorted({i for c in members for i in c.drawings})
-        pictures = [box_to_page(b, turn, model.size) for c in members for b in c.pictures]
+        pictures = [to_page(b, turn, model) for c in members for b in c.pictures]
         cap_turn, cap_model = cap_frame
-        cap_box = box_to_page(cap.bbox, cap_turn, cap_model.size)
+        cap_box = to_page(cap.bbox, cap_turn, cap_model)
         single = None
         if len(image_ids) == 1 and len(pictures) <= 1:
             single = model.images[image_ids[0]]

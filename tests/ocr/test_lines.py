@@ -7,12 +7,14 @@ import pytest
 
 from mmretinal_builder.pdf.page_model import ImagePlacement, PageModel
 from mmretinal_builder.pdf.scan.deskew import Rotation
+from mmretinal_builder.pdf.scan.frame import straighten_model
 from mmretinal_builder.pdf.scan.ocr import OcrPage, apply_ocr, scan_images
 from mmretinal_builder.pdf.scan.ocr_lines import (
     build_lines,
     chinese_punctuation,
     join_words,
     line_geometry,
+    repair_digit_labels,
     split_at_gaps,
 )
 from mmretinal_builder.pdf.scan.tesseract import OcrError, OcrWord, parse_tsv
@@ -60,7 +62,8 @@ def test_lines_in_page_points_with_sizes_and_baselines() -> None:
     assert ln.base == pytest.approx(400 / scale)
     assert ln.bbox[0] == pytest.approx(100 / scale) and ln.bbox[2] == pytest.approx(420 / scale)
     assert "".join(s.text for s in ln.spans) == ln.text
-    assert mask == []  # two words are a label, not running text
+    # labels are masked too when looking for figures (the candidate builder takes them back in)
+    assert mask and min(m[0] for m in mask) <= ln.bbox[0] and max(m[2] for m in mask) >= ln.bbox[2]
 
 
 def test_rotation_moves_lines_rigidly() -> None:
@@ -72,8 +75,13 @@ def test_rotation_moves_lines_rigidly() -> None:
     dx, dy = rot.shift_to_skewed(a.bbox)
     assert b.bbox == pytest.approx((a.bbox[0] + dx, a.bbox[1] + dy, a.bbox[2] + dx, a.bbox[3] + dy))
     assert b.bbox[3] - b.bbox[1] == pytest.approx(a.bbox[3] - a.bbox[1])  # height kept: still one row
-    # four words: running text, masked (in pieces of three ems) when looking for figures
-    assert mask and min(m[0] for m in mask) <= b.bbox[0] and max(m[2] for m in mask) >= b.bbox[2]
+    # masked (in pieces of three ems) when looking for figures on the straight image
+    assert mask and min(m[0] for m in mask) <= a.bbox[0] and max(m[2] for m in mask) >= a.bbox[2]
+    assert all(m[1] <= a.bbox[1] and m[3] >= a.bbox[3] for m in mask)
+    # the straight frame of the page model gives the line back where it was read
+    model = PageModel(number=1, size=(1000, 1000), lines=[b], skew=2.0)
+    (c,) = straighten_model(model).lines
+    assert c.bbox == pytest.approx(a.bbox) and c.base == pytest.approx(a.base, abs=0.05)
 
 
 def test_split_at_wide_gaps() -> None:
@@ -117,9 +125,13 @@ def test_apply_ocr_adds_regions_on_scans_only() -> None:
     apply_ocr(model, result, scan=0)
     assert model.scan_image == 0 and model.images[0].decoration  # the page's background, never a figure
     region = model.images[1]
-    assert region.xref == 0 and region.bbox == (100, 100, 300, 250)
-    assert region.full_bbox == pytest.approx((100, 100, 300, 250))
-    assert region.native_dpi == pytest.approx(200, rel=0.01)  # the scan's resolution, not the OCR render's
+    # found on the straightened page, kept as the rectangle turned by the page's skew (bbox: its hull)
+    assert model.skew == 0.5 and region.xref == 0 and region.rotation is None
+    assert region.full_bbox == pytest.approx(region.bbox)
+    hull = Rotation(0.5, 595, 842).hull_to_skewed((100, 100, 300, 250))
+    assert region.bbox == pytest.approx(hull)
+    assert straighten_model(model).images[1].bbox == pytest.approx((100, 100, 300, 250))
+    assert (region.width_px, region.height_px) == (556, 417)  # the scan's resolution, not the OCR render's
     plain = PageModel(number=2, size=(595, 842), text_layer="broken")
     apply_ocr(plain, result)
     assert plain.images == [] and plain.scan_image is None
@@ -137,3 +149,15 @@ def test_plate_with_a_margin_is_not_a_scan() -> None:
     assert scan_images(pages) == {}
     book = [PageModel(number=k, size=(595, 842), images=[plate], text_layer="none") for k in (1, 2)]
     assert scan_images(book) == {1: 0, 2: 0}
+
+
+def test_numbered_panel_labels_read_with_an_ell_are_repaired() -> None:
+    """PALM Fig. 4: "(al) and (bl): original input images, (a2) and (b2)" as printed "(a1) ... (b1)"."""
+    words = ["(al) ", "and ", "(bl): ", "original ", "images, ", "(a2) ", "and ", "(b2"]
+    assert repair_digit_labels(words) == ["(a1) ", "and ", "(b1): ", "original ", "images, ", "(a2) ", "and ",
+                                          "(b2"]
+    assert repair_digit_labels(["the ", "(al) ", "gene"]) == ["the ", "(al) ", "gene"]  # no numbered label
+    tsv = _tsv([(1, 1, 1, 0, 0, 60, 30, 95, "(al)"), (1, 1, 1, 70, 0, 130, 30, 95, "and"),
+                (1, 1, 1, 140, 0, 200, 30, 95, "(a2)")])
+    (line,), _ = build_lines(parse_tsv(tsv), 1.0)
+    assert line.text == "(a1) and (a2)"

@@ -114,10 +114,13 @@ def shape_skew(gray: np.ndarray, dpi: float, max_angle: float) -> float | None:
         if not (long_rule or picture):
             continue
         ys, xs = np.nonzero(labels[y:y + h, x:x + w] == i)
-        rect = cv2.minAreaRect(np.stack([xs + x, ys + y], axis=1).astype(np.float32))
+        pts = np.stack([xs + x, ys + y], axis=1).astype(np.float32)
+        rect = cv2.minAreaRect(pts)
         rw, rh = rect[1]
-        if picture and a < 0.9 * rw * rh:
-            continue  # not a filled rectangle: a round fundus photo or a chart
+        # a picture must be rectangular: filled, or at least with a rectangular outline (an OCT scan whose
+        # bright layers Otsu counts as paper); a round fundus photo or a chart is not
+        if picture and a < 0.9 * rw * rh and cv2.contourArea(cv2.convexHull(pts)) < 0.95 * rw * rh:
+            continue
         ang = _edge_angle(cv2.boxPoints(rect))
         if abs(ang) <= max_angle:
             angles.append(ang)
@@ -157,8 +160,9 @@ def estimate_skew(gray: np.ndarray, dpi: float, max_angle: float = 5.0) -> float
     return round(float(fine[int(np.argmax(scores))]), 3)
 
 
-def deskew(gray: np.ndarray, angle: float, background: int = 255) -> tuple[np.ndarray, Rotation]:
-    """Turn ``gray`` by ``-angle`` (straightening a page skewed by ``angle``); same size, background fill.
+def deskew(gray: np.ndarray, angle: float, background: int | None = 255) -> tuple[np.ndarray, Rotation]:
+    """Turn ``gray`` by ``-angle`` (straightening a page skewed by ``angle``); same size, ``background`` fill
+    (``None``: the edge pixels are repeated, so a scanner's dark border stays a border and paper stays paper).
 
     Returns the straight image and the :class:`Rotation` that maps its points back to ``gray``.
     """
@@ -167,6 +171,9 @@ def deskew(gray: np.ndarray, angle: float, background: int = 255) -> tuple[np.nd
     if abs(angle) < 0.01:
         return gray, back
     m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), -angle, 1.0)
-    out = cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=int(background))
+    if background is None:
+        out = cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    else:
+        out = cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=int(background))
     return out, back

@@ -4,7 +4,9 @@ One page (:func:`read_page`):
 
 1. render it grey at ``dpi`` in the visible frame (a page that is one upright JPEG/PNG scan is decoded
    and scaled with OpenCV instead: same pixels, ten times faster);
-2. estimate and undo its skew (:mod:`~mmretinal_builder.pdf.scan.deskew`);
+2. estimate and undo its skew (:mod:`~mmretinal_builder.pdf.scan.deskew`); on a scan, take off what the
+   scanner added - dark borders, gutter shadows, uneven paper (:mod:`~mmretinal_builder.pdf.scan.cleanup`) -
+   before estimating the skew and again on the straightened page;
 3. blank dense photographs (Tesseract neither reads their texture nor swallows a caption line printed
    close to one), run ``image_to_data`` (TSV) once;
 4. repair two known Tesseract failures with at most one extra run each, only on pages that show them:
@@ -16,8 +18,10 @@ One page (:func:`read_page`):
    line back onto the unrotated page. Lines keep their height and stay horizontal rows (a skewed line is
    moved rigidly to where its centre lies), so caption detection and pairing, written for PDF text lines,
    read them unchanged;
-6. on scans, find figure regions on the unrotated render (:mod:`~mmretinal_builder.pdf.scan.regions`), with
-   the running text masked out.
+6. on scans, find figure regions on the straightened page (:mod:`~mmretinal_builder.pdf.scan.regions`), with
+   the running text masked out: which ink is one figure is decided where rows and columns are straight, and
+   the page model keeps each region as a rectangle turned by the skew (:mod:`~mmretinal_builder.pdf.scan.frame`);
+   the extract stage analyses the page in that straight frame and maps the figure boxes back.
 
 Font sizes come from the glyph boxes (baseline to cap/ascender height; for Chinese, the character pitch)
 and are evened out per paragraph; baselines from the bottoms of words without descenders. Between
@@ -37,9 +41,9 @@ numbering (:func:`~mmretinal_builder.pdf.scan.ocr_repair.harmonise_caption_heads
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -50,12 +54,14 @@ from ...geometry import BBox, area, intersection
 from ..born_digital import PDF_ERRORS
 from ..layout import SCAN_COVER, WHOLE_PAGE
 from ..page_model import ImagePlacement, PageModel, TextLine
+from .cleanup import clean_page, paper_white
 from .deskew import deskew, estimate_skew
+from .frame import region_placement
 from .languages import choose_languages
 from .ocr_lines import build_lines
 from .ocr_repair import harmonise_caption_heads, reread_chinese_lines, rescue_line_starts
 from .ocr_rtl import persian_letters, reread_rtl_words
-from .regions import find_regions, solid_pictures
+from .regions import find_regions, region_signature, repeated_regions, solid_pictures
 from .tesseract import DEFAULT_LANG, OcrConfig, OcrError, check_tesseract, run_tesseract
 
 __all__ = ["DEFAULT_LANG", "OcrConfig", "OcrError", "OcrPage", "apply_ocr", "check_tesseract", "default_workers",
@@ -70,12 +76,13 @@ class OcrPage:
     number: int  # 1-based physical page
     size: tuple[float, float]
     lines: list[TextLine]
-    words: list[BBox]  # boxes covering running text (hulls on the unrotated page): the text mask
-    regions: list[BBox]  # figure regions (empty unless asked for)
-    skew: float  # degrees, OpenCV convention
+    words: list[BBox]  # boxes covering running text (straight frame): the text mask
+    regions: list[BBox]  # figure regions, straight frame (empty unless asked for)
+    skew: float  # degrees, OpenCV convention: the straight frame turned by this is the page
     dpi: float
     error: str | None = None  # why the page could not be read (then nothing else is set)
     lang: str = ""  # the Tesseract languages it was read in
+    signatures: list[tuple[int, ...]] = field(default_factory=list)  # per region: a tiny grey thumbnail
 
 
 # ----------------------------------------------------------------------------- pages
@@ -128,22 +135,31 @@ def read_page(page: pymupdf.Page, cfg: OcrConfig, regions: bool = False) -> OcrP
     """OCR one page: lines (and, when ``regions``, figure regions) in page points."""
     gray = render_gray(page, cfg.dpi)
     scale = gray.shape[1] / float(page.rect.width)
-    angle = estimate_skew(gray, cfg.dpi, cfg.max_skew) if cfg.deskew else 0.0
-    paper = int(np.percentile(gray[:: 8, :: 8], 90))
-    straight, rotation = deskew(gray, angle, background=paper)
-    straight = straight.copy() if straight is gray else straight
+    if regions:  # a scan: borders and shading off (pdf/scan/cleanup.py) ...
+        angle = estimate_skew(clean_page(gray, cfg.dpi), cfg.dpi, cfg.max_skew) if cfg.deskew else 0.0
+        # ... again on the straight page, where a gutter shadow that turned with the sheet runs straight
+        straight, rotation = deskew(gray, angle, background=None)
+        straight = clean_page(straight, cfg.dpi)
+        paper = paper_white(straight)
+    else:
+        paper = paper_white(gray)
+        angle = estimate_skew(gray, cfg.dpi, cfg.max_skew) if cfg.deskew else 0.0
+        straight, rotation = deskew(gray, angle, background=paper)
+    blanked = straight.copy()
     inset = int(cfg.dpi / 72.0)  # keep a point of margin: a label may touch the photo
     for x0, y0, x1, y1 in solid_pictures(straight, cfg.dpi):
-        straight[y0 + inset:y1 - inset, x0 + inset:x1 - inset] = paper
-    ink = straight < int(0.6 * paper)
-    words = run_tesseract(straight, cfg)
-    words = reread_chinese_lines(straight, ink, words, cfg)
-    words = persian_letters(reread_rtl_words(straight, words, cfg), cfg)
-    words = rescue_line_starts(straight, ink, words, cfg)
+        blanked[y0 + inset:y1 - inset, x0 + inset:x1 - inset] = paper
+    ink = blanked < int(0.6 * paper)
+    words = run_tesseract(blanked, cfg)
+    words = reread_chinese_lines(blanked, ink, words, cfg)
+    words = persian_letters(reread_rtl_words(blanked, words, cfg), cfg)
+    words = rescue_line_starts(blanked, ink, words, cfg)
     lines, mask = build_lines(words, scale, rotation, cfg.min_conf, ink=ink)
-    found = find_regions(gray, cfg.dpi, mask, cfg.regions) if regions else []
+    # regions are found, and merged, on the straight page: the page model keeps them as turned rectangles
+    found = find_regions(straight, cfg.dpi, mask, cfg.regions) if regions else []
     return OcrPage(number=page.number + 1, size=(float(page.rect.width), float(page.rect.height)), lines=lines,
-                   words=mask, regions=found, skew=angle, dpi=cfg.dpi, lang=cfg.lang)
+                   words=mask, regions=found, skew=angle, dpi=cfg.dpi, lang=cfg.lang,
+                   signatures=[region_signature(straight, b, scale) for b in found])
 
 
 # ----------------------------------------------------------------------------- many pages
@@ -238,14 +254,18 @@ def scan_images(models: Sequence[PageModel]) -> dict[int, int]:
             if scanned_book or area(by_number[n].images[i].bbox) >= WHOLE_PAGE * by_number[n].area}
 
 
-def apply_ocr(model: PageModel, result: OcrPage, scan: int | None = None) -> PageModel:
+def apply_ocr(model: PageModel, result: OcrPage, scan: int | None = None,
+              furniture: Collection[int] = ()) -> PageModel:
     """Put OCR results into ``model`` (in place, returned): OCR lines replace the PDF's lines (on a page
-    with a broken layer, the PDF lines no OCR line covers stay for their boxes: :func:`unread_pdf_lines`).
+    with a broken text layer, the PDF lines no OCR line covers stay for their boxes: :func:`unread_pdf_lines`).
 
     ``scan``: index of the image that is the page's scan. It becomes the page's ``scan_image`` and is
     flagged ``decoration``: it is the page's background, never figure material nor a barrier between a
-    figure and its caption. Each figure region found on it becomes an ``ImagePlacement(xref=0)`` (rendered
-    from the page, never passed through), with the scan's resolution as its pixel size.
+    figure and its caption. The page model takes the page's skew, and each figure region found on it becomes
+    an ``ImagePlacement(xref=0)`` (rendered from the page, never passed through) whose transform is the
+    region turned by the skew (:func:`~mmretinal_builder.pdf.scan.frame.region_placement`), with the scan's
+    resolution as its pixel size. Regions listed in ``furniture`` (repeated on many pages: a banner, a logo)
+    are flagged ``decoration``.
     """
     if result.number != model.number:
         raise ValueError(f"OCR result of page {result.number} applied to page {model.number}")
@@ -257,13 +277,12 @@ def apply_ocr(model: PageModel, result: OcrPage, scan: int | None = None) -> Pag
         return model
     model.scan_image = scan
     model.images[scan].decoration = True
+    model.skew = result.skew
     dpi = max(model.images[scan].native_dpi, 72.0)
-    for b in result.regions:
-        w, h = b[2] - b[0], b[3] - b[1]
-        model.images.append(ImagePlacement(
-            xref=0, bbox=b, transform=(w, 0.0, 0.0, h, b[0], b[1]),
-            width_px=max(1, round(w * dpi / 72.0)), height_px=max(1, round(h * dpi / 72.0)),
-        ))
+    for k, b in enumerate(result.regions):
+        placed = region_placement(b, result.skew, model.size, dpi)
+        placed.decoration = k in furniture
+        model.images.append(placed)
     return model
 
 
@@ -312,11 +331,14 @@ def ocr_models(book: Book, models: Sequence[PageModel], pages: Sequence[int], cf
     check_tesseract(cfg.lang)
     scans = scan_images(models)
     jobs = [(m.number - 1, m.number in scans) for m in todo]
-    out = []
-    for m, res in zip(todo, read_pages(book, jobs, cfg, workers, progress, stop), strict=False):
+    # read first (a time budget may stop it early: the pages read so far count), then apply: banners and logos
+    # printed at one place on many pages are page furniture, as on born-digital pages
+    out = list(read_pages(book, jobs, cfg, workers, progress, stop))
+    furniture = repeated_regions([(r.number, r.size, r.regions, r.signatures) for r in out
+                                  if r.error is None and r.number in scans], len(models))
+    for m, res in zip(todo, out, strict=False):
         if res.error is None:
-            apply_ocr(m, res, scans.get(m.number))
-        out.append(res)
+            apply_ocr(m, res, scans.get(m.number), furniture.get(m.number, set()))
     read = {r.number for r in out if r.error is None}
     harmonise_caption_heads([m.lines for m in todo if m.number in read])
     return out
@@ -337,7 +359,7 @@ def _samples(book: Book, todo: Sequence[PageModel], dpi: float, n: int = 2) -> l
 
 def _clean_page(page: pymupdf.Page, dpi: float, max_skew: float = 5.0) -> np.ndarray:
     """The page grey at ``dpi``, straightened, dense photographs blanked (what :func:`read_page` reads)."""
-    gray = render_gray(page, dpi)
+    gray = clean_page(render_gray(page, dpi), dpi)  # a scan's borders and shadows off (unchanged otherwise)
     paper = int(np.percentile(gray[:: 8, :: 8], 90))
     straight, _ = deskew(gray, estimate_skew(gray, dpi, max_skew), background=paper)
     straight = straight.copy() if straight is gray else straight

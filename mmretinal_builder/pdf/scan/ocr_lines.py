@@ -3,7 +3,8 @@
 Words are grouped by Tesseract's block / paragraph / line numbers, split where the print shows a wide
 blank gap, put in reading order (right-to-left lines: :mod:`~mmretinal_builder.pdf.bidi`), measured (baseline, font size from cap height or Chinese character pitch) and moved back onto
 the unrotated page as rigid rows. Chinese text gets the spacing and full-width punctuation of Chinese
-print, and panel labels whose bracket or point Tesseract misread are repaired (:func:`repair_panel_labels`). The boxes covering running text are returned too: they mask text out when looking for figures.
+print, and panel labels whose bracket or point Tesseract misread are repaired (:func:`repair_panel_labels`).
+The boxes covering the text read are returned too: they mask text out when looking for figures.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ _XHEIGHT = 0.52
 _IDEOGRAPH = 0.88  # height of an ideograph's ink, in ems
 _ARABIC_WORD = 0.9  # typical height of an Arabic-script word's ink (ascender to descender), in ems
 CJK_SPACE = 0.2  # ems: a blank at least this wide between Chinese and Latin text is a space
+SURE_CONF = 80.0  # a word read with at least this confidence is text, whatever its line's confidence
 SPLIT_GAP = 1.5  # ems: a wider gap between two words of a Tesseract line splits it
-RUNNING_WIDTH = 150.0  # points: lines at least this wide are running text
 
 
 def _cjk(ch: str) -> bool:
@@ -92,6 +93,27 @@ def repair_panel_labels(chars: list[str]) -> None:
             chars[a + 1] = ""
     for m in _LETTER_POINT.finditer(flat):
         chars[m.end("body")] = "\uff0e"
+
+
+_DIGIT_LABEL = re.compile(r"[(\uff08][A-Za-z][0-9][)\uff09]")
+_ELL_LABEL = re.compile(r"(?<=[(\uff08][A-Za-z])[lI|](?=[)\uff09])")
+
+
+def repair_digit_labels(texts: list[str]) -> list[str]:
+    """Numbered panel labels as printed: ``(al) and (bl) ... (a2) and (b2)`` -> ``(a1) and (b1) ...``. A
+    ``1`` in a label is read as ``l``/``I``/``|``; only repaired when the same line names a panel by a letter
+    and a digit, so ``(al)`` alone (a word) is left alone. ``texts`` holds one string per word."""
+    flat = "".join(texts)
+    if not _DIGIT_LABEL.search(flat) or not _ELL_LABEL.search(flat):
+        return texts
+    chars = list(flat)
+    for m in _ELL_LABEL.finditer(flat):
+        chars[m.start()] = "1"
+    out, k = [], 0
+    for t in texts:
+        out.append("".join(chars[k:k + len(t)]))
+        k += len(t)
+    return out
 
 
 def ink_gap(ink: np.ndarray | None, left: OcrWord, right: OcrWord, band: tuple[float, float],
@@ -229,18 +251,23 @@ def build_lines(words: Sequence[OcrWord], scale: float, rotation: Rotation | Non
     ``scale`` is pixels per point; ``rotation`` maps the (straightened) image back to the unrotated
     render; ``ink`` (bool, the image Tesseract read, True = ink) lets gaps be measured on the print
     rather than on word boxes. Lines whose mean confidence is below ``min_conf`` or that hold no letter or digit are
-    dropped (texture read as text); lines are split at wide gaps. Returns the lines and the boxes covering
-    running text (page points, hulls on the unrotated page): the text mask of region finding.
+    dropped (texture read as text); lines are split at wide gaps. Returns the lines (page frame) and the
+    boxes covering the text read (points of the straightened image, the frame figure regions are found
+    in): the text mask of region finding.
     """
     groups: dict[tuple[int, int, int], list[OcrWord]] = defaultdict(list)
     for w in words:
         groups[(w.block, w.par, w.line)].append(w)
     raw: list[tuple[tuple[int, int], list[OcrWord], BBox, float, float]] = []
+    mask: list[BBox] = []
     for key in sorted(groups):
         ws = groups[key]  # Tesseract's reading order: its Chinese boxes may drift out of x order
         if not any(c.isalnum() for w in ws for c in w.text):
             continue
         if sum(w.conf for w in ws) / len(ws) < min_conf:
+            # a line dropped as doubtful may still hold words read with confidence (a diagram's label
+            # beside an icon read as garbage): they are text, masked when looking for figures
+            mask += [_padded(w.bbox, scale) for w in ws if w.conf >= SURE_CONF and any(c.isalnum() for c in w.text)]
             continue
         box, _, size = line_geometry(ws)
         rtl = is_rtl("".join(w.text for w in ws))
@@ -264,7 +291,6 @@ def build_lines(words: Sequence[OcrWord], scale: float, rotation: Rotation | Non
                 sizes[i] = med
     block_ids = {par: k for k, par in enumerate(sorted(by_par))}
     lines: list[TextLine] = []
-    mask: list[BBox] = []
     for (par, ws, box, base, _), size_px in zip(raw, sizes, strict=True):
         dx, dy = rotation.shift_to_skewed(box) if rotation is not None else (0.0, 0.0)
         size_pt = round(size_px / scale * 4) / 4
@@ -277,40 +303,50 @@ def build_lines(words: Sequence[OcrWord], scale: float, rotation: Rotation | Non
         # shifts a short line of a 2-degree skewed page by up to 7 points against a long one)
         dyb = rotation.shift_to_skewed((rotation.width / 2 - 1, box[1], rotation.width / 2 + 1, box[3]))[1] \
             if rotation is not None else 0.0
-        texts = join_words(ws, size_px, ink, (box[1], box[3]))
+        texts = repair_digit_labels(join_words(ws, size_px, ink, (box[1], box[3])))
         spans = [Span(text=t, bbox=pt((w.bbox[0], box[1], w.bbox[2], box[3])), font="ocr", size=size_pt)
                  for t, w in zip(texts, ws, strict=True)]
         lines.append(TextLine(text="".join(texts), bbox=pt(box), spans=spans, block_id=block_ids[par],
                               source="ocr", baseline=(base + dyb) / scale, horizontal=True))
-    # a paragraph with a line of running text is running text, its short last line included (also when
-    # Tesseract made that line a paragraph of its own: it sits right under a running line, inside its extent)
-    running = {raw[i][0] for i, ln in enumerate(lines) if running_text(ln)}
-    tails = {i for i, ln in enumerate(lines) if raw[i][0] not in running and _last_line_of(ln, lines, running, raw)}
-    for i, ((par, _, box, _, _), size_px) in enumerate(zip(raw, sizes, strict=True)):
-        if par not in running and i not in tails:
-            continue
-        # the line's band in pieces of three ems, each mapped as a hull: covers the ink of a skewed line
-        # (and of Chinese glyphs whose word boxes drifted) without growing into what lies above or below
+    # every line OCR read is masked when looking for figures, running text and labels alike: labels come
+    # back through the figure-candidate builder, which absorbs them as it does a born-digital figure's
+    # (a label printed over a figure belongs to it without widening it)
+    for (_, ws, box, _, _), size_px in zip(raw, sizes, strict=True):
+        # the line's band in pieces of three ems: covers the ink of a line that is not quite straight (and
+        # of Chinese glyphs whose word boxes drifted) without growing into what lies above or below. The
+        # dashes of a frame or rule that Tesseract read into the line as "1", "|", "I" stay ink: masking
+        # them would cut the frame of a diagram into pieces too small to be a figure
         pad = 0.15 * size_px
-        x = box[0]
-        while x < box[2]:
-            piece = (x, box[1] - pad, min(box[2], x + 3 * size_px), box[3] + pad)
-            hull = rotation.hull_to_skewed(piece) if rotation is not None else piece
-            mask.append(tuple(v / scale for v in hull))  # type: ignore[arg-type]
-            x += 3 * size_px
+        for lo, hi in _spans_without_strokes(ws, box):
+            x = lo
+            while x < hi:
+                piece = (x, box[1] - pad, min(hi, x + 3 * size_px), box[3] + pad)
+                mask.append(tuple(v / scale for v in piece))  # type: ignore[arg-type]
+                x += 3 * size_px
     return lines, mask
 
 
-def _last_line_of(line: TextLine, lines: Sequence[TextLine], running: set[tuple[int, int]],
-                  raw: Sequence[tuple[tuple[int, int], list[OcrWord], BBox, float, float]]) -> bool:
-    """``line`` is the short last line of a running paragraph: a line of running text lies right above it
-    (within 1.8 of its heights) and spans it."""
-    h = line.bbox[3] - line.bbox[1]
-    for k, o in enumerate(lines):
-        if raw[k][0] in running and running_text(o) and 0 < line.bbox[1] - o.bbox[3] + 0.5 * h <= 1.8 * h \
-                and o.bbox[0] - h <= line.bbox[0] and line.bbox[2] <= o.bbox[2] + h:
-            return True
-    return False
+def _padded(b: BBox, scale: float) -> BBox:
+    """A word box (pixels) as a mask box (points), padded by a sixth of its height."""
+    pad = (b[3] - b[1]) / 6.0
+    return ((b[0] - pad) / scale, (b[1] - pad) / scale, (b[2] + pad) / scale, (b[3] + pad) / scale)
+
+
+_STROKES = set("1Il|!¦:;.,'`-_~\u2013\u2014")
+
+
+def _spans_without_strokes(words: Sequence[OcrWord], box: BBox) -> list[tuple[float, float]]:
+    """The x extent of a line, less the boxes of words that are only a stroke or two (``1``, ``|``, ``I``)."""
+    cuts = sorted((w.bbox[0] - 1, w.bbox[2] + 1) for w in words
+                  if 0 < len(w.text.strip()) <= 2 and set(w.text.strip()) <= _STROKES)
+    out, x = [], box[0]
+    for a, b in cuts:
+        if a > x:
+            out.append((x, min(a, box[2])))
+        x = max(x, b)
+    if x < box[2]:
+        out.append((x, box[2]))
+    return out
 
 
 def rtl_words(words: Sequence[OcrWord]) -> list[OcrWord]:
@@ -340,11 +376,3 @@ def _blank_run(ink: np.ndarray | None, left: OcrWord, right: OcrWord, band: tupl
     if ink is None:
         return right.bbox[0] - left.bbox[2]
     return _longest_blank(ink, left.bbox[2], right.bbox[0], band)
-
-
-def running_text(line: TextLine) -> bool:
-    """A line of running text (prose, caption), as opposed to a label: its words are masked out when
-    looking for figure regions, while labels stay as ink and join the figure they sit next to."""
-    cjk = sum(1 for c in line.text if is_hanzi(c))
-    words = len(line.text.split())
-    return words >= 4 or cjk >= 8 or (line.bbox[2] - line.bbox[0]) >= RUNNING_WIDTH
