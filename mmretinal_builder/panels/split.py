@@ -33,6 +33,8 @@ from .masks import (
     masks,
     measure_canvas,
 )
+from .seams import SeamMaps, SeamParams, find_seams, grid_cuts, profile
+from .tiles import letter_corner, same_size, texture_map, tile_kind
 
 __all__ = ["PxBox", "SplitParams", "SplitResult", "reading_order", "split_raster"]
 
@@ -108,10 +110,29 @@ def _canvas_is_white(m: Masks, p: SplitParams) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _Cut:
+    """A cut across the current region: lines ``[start, end)``; ``kind`` is 'gap' (a gutter of background
+    lines), 'seam' (tiles meeting, :mod:`.seams`) or 'grid' (a seam a row of equal tiles predicts);
+    ``black``: a black-only gutter on a white canvas."""
+
+    start: int
+    end: int
+    black: bool = False
+    kind: str = "gap"
+
+
+_CUT_RANK = {"grid": 0, "seam": 1, "gap": 2}  # which cut goes first when a piece must merge back
+
+
 class _Splitter:
-    def __init__(self, img: np.ndarray, p: SplitParams, region: PxBox | None = None) -> None:
+    def __init__(self, img: np.ndarray, p: SplitParams, region: PxBox | None = None,
+                 seams: SeamParams | None = None) -> None:
         self.p = p
+        self.img = img
+        self.sp = seams if seams is not None else SeamParams()
         self.m = masks(img, p)
+        self.tex = texture_map(self.m.gray) if self.sp.enabled else None
         self.h, self.w = self.m.gray.shape
         box = region if region is not None else (0, 0, self.w, self.h)
         x0, y0, x1, y1 = box
@@ -121,6 +142,8 @@ class _Splitter:
         self.white_canvas = _canvas_is_white(self.m, p)
         self.margin = frozenset({WHITE}) if self.white_canvas else frozenset({WHITE, BLACK})
         self.strips: list[PxBox] = []
+        self.photo_tiles: set[tuple[int, int]] = set()  # sizes of photograph-like panels met so far
+        self.seam_maps: dict[int, SeamMaps] = {}  # per axis, computed when first needed
 
     def min_extent(self, axis: int) -> float:
         full = self.h if axis == 0 else self.w
@@ -139,8 +162,8 @@ class _Splitter:
             return "strip"
         return "junk"
 
-    def gutters(self, box: PxBox, axis: int) -> list[tuple[int, int, bool]]:
-        """Interior gutters ``(start, end, black_only)`` across ``axis`` (region-relative lines).
+    def gutters(self, box: PxBox, axis: int) -> list[_Cut]:
+        """Interior gutters across ``axis`` (region-relative lines).
 
         Adjacent white and black runs form one gutter; on a white canvas its black parts are the
         neighbouring photos' own surround, so the cut keeps them in the panels.
@@ -167,51 +190,121 @@ class _Splitter:
             whites = [r for r in unit if r[2] == WHITE]
             if self.white_canvas and whites:
                 start, end = whites[0][0], whites[-1][1]
-            out.append((start, end, not whites))
+            out.append(_Cut(start, end, black=not whites and self.white_canvas))
         return out
 
-    def cut(self, box: PxBox, axis: int) -> tuple[list[PxBox], list[PxBox]] | None:
-        """Pieces (panels, strips) of ``box`` cut across ``axis``; None when no valid cut exists."""
+    def cuts(self, box: PxBox, axis: int) -> list[_Cut]:
+        """Gutters, seams between tiles that meet without one, and the cuts a row of equal tiles predicts
+        (:mod:`.seams`); a grid that nothing else anchors needs a letter in the same corner of every tile.
+        A gutter that a row of edge-to-edge tiles explains as a tile's own margin is no cut."""
+        gaps = self.gutters(box, axis)
         extent = box[3] - box[1] if axis == 0 else box[2] - box[0]
-        found = self.gutters(box, axis)
-        gutters = [(s, e) for s, e, _ in found]
-        black = [b and self.white_canvas for _, _, b in found]
-        while gutters:
-            bounds = [0] + [g for gut in gutters for g in gut] + [extent]
-            pieces = [_sub(box, axis, bounds[2 * i], bounds[2 * i + 1]) for i in range(len(gutters) + 1)]
-            extents = [bounds[2 * i + 1] - bounds[2 * i] for i in range(len(pieces))]
-            kinds = []
-            for i, piece in enumerate(pieces):
-                neigh = max([extents[j] for j in (i - 1, i + 1) if 0 <= j < len(pieces)], default=0)
-                kinds.append(self.kind(piece, axis, neigh))
+        across = box[2] - box[0] if axis == 0 else box[3] - box[1]
+        if not self.sp.enabled or extent < 2 * self.min_extent(axis) or across < self.min_extent(1 - axis):
+            return gaps
+        if axis not in self.seam_maps:
+            self.seam_maps[axis] = SeamMaps(self.img, axis, self.sp)
+        pr = profile(self.seam_maps[axis], box, axis)
+        spans = [(c.start, c.end) for c in gaps]
+        seams = find_seams(pr, self.seam_maps[axis], self.sp)
+        grid = grid_cuts(pr, spans, seams, self.sp, unanchored=not spans and not seams)
+        if grid is not None and not spans and not seams:  # only letters in every tile may confirm it
+            bounds = [0] + [g for sm in grid for g in (sm.start, sm.end)] + [extent]
+            tiles = [_sub(box, axis, bounds[2 * i], bounds[2 * i + 1]) for i in range(len(grid) + 1)]
+            if letter_corner(self.img, tiles) is None:
+                grid = None
+        if grid is not None:
+            black = {(c.start, c.end): c.black for c in gaps}
+            kind = {"gap": "gap", "grid": "grid"}
+            return [_Cut(sm.start, sm.end, black=black.get((sm.start, sm.end), False),
+                         kind=kind.get(sm.kind, "seam")) for sm in grid]
+        # a seam at a gutter's edge is that gutter's (a photo's edge against the white)
+        out = gaps + [_Cut(sm.start, sm.end, kind="seam") for sm in seams
+                      if all(sm.end < a - 3 or sm.start > b + 3 for a, b in spans)]
+        return sorted(out, key=lambda c: c.start)
+
+    def _kinds(self, pieces: list[PxBox], cuts: list[_Cut], axis: int, in_tile: bool) -> list[str]:
+        """Kind of each piece: 'panel', 'strip', 'blank' or 'junk'. A piece next to a seam, or any piece of
+        a tile (``in_tile``: the black gaps of a vessel map are no gutters), must be a tile itself."""
+        extents = [p[3] - p[1] if axis == 0 else p[2] - p[0] for p in pieces]
+        min_ext = (self.min_extent(0), self.min_extent(1))
+        kinds, tiles = [], []
+        for i, piece in enumerate(pieces):
+            near = [cuts[j] for j in (i - 1, i) if 0 <= j < len(cuts)]
+            tk = tile_kind(self.m, self.tex, piece, min_ext, self.p.min_content_std) \
+                if self.tex is not None else "none"
+            tiles.append(tk)
+            if in_tile or any(c.kind != "gap" for c in near):
+                kinds.append("panel" if tk == "photo" else "map" if tk == "map" else "junk")
+                continue
+            neigh = max([extents[j] for j in (i - 1, i + 1) if 0 <= j < len(pieces)], default=0)
+            k = self.kind(piece, axis, neigh)
+            kinds.append("map" if k != "panel" and tk == "map" else k)
+        # A map is a tile when a photograph has its size (a segmentation beside its photo: in this cut, or
+        # a tile seen before), or when the cut is a row of equal tiles at seams (repeated tile sizes).
+        photos = [extents[i] for i, t in enumerate(tiles) if t == "photo" and kinds[i] == "panel"]
+        regular = len(pieces) >= 2 and any(c.kind != "gap" for c in cuts) and bool(photos or self.photo_tiles) \
+            and all(t in ("photo", "map") for t in tiles) and all(same_size(e, extents[0]) for e in extents)
+        for i, k in enumerate(kinds):
+            if k != "map":
+                continue
+            w, h = pieces[i][2] - pieces[i][0], pieces[i][3] - pieces[i][1]
+            if regular or any(same_size(extents[i], e) for e in photos) or \
+                    any(same_size(w, pw) and same_size(h, ph) for pw, ph in self.photo_tiles):
+                kinds[i] = "panel"
+            elif in_tile or any(c.kind != "gap" for c in (cuts[j] for j in (i - 1, i) if 0 <= j < len(cuts))):
+                kinds[i] = "junk"
+            else:
+                kinds[i] = self.kind(pieces[i], axis, max([extents[j] for j in (i - 1, i + 1)
+                                                           if 0 <= j < len(pieces)], default=0))
+        for i, t in enumerate(tiles):
+            if t == "photo" and kinds[i] == "panel":
+                self.photo_tiles.add((pieces[i][2] - pieces[i][0], pieces[i][3] - pieces[i][1]))
+        return kinds
+
+    def cut(self, box: PxBox, axis: int, in_tile: bool = False
+            ) -> tuple[list[tuple[PxBox, bool]], list[PxBox]] | None:
+        """Pieces of ``box`` cut across ``axis`` (panels with whether they are tiles cut at a seam, and
+        label strips); None when no valid cut exists. ``in_tile``: ``box`` is a tile cut at a seam."""
+        extent = box[3] - box[1] if axis == 0 else box[2] - box[0]
+        cuts = self.cuts(box, axis)
+        while cuts:
+            bounds = [0] + [g for c in cuts for g in (c.start, c.end)] + [extent]
+            pieces = [_sub(box, axis, bounds[2 * i], bounds[2 * i + 1]) for i in range(len(cuts) + 1)]
+            kinds = self._kinds(pieces, cuts, axis, in_tile)
             bad = [i for i, k in enumerate(kinds) if k == "junk"]
             # On a white canvas a black-only gutter is a photo's own surround, unless it separates two
             # panels (a letter burned into the surround must not cut the photo's edge off).
             bad += [i for i, k in enumerate(kinds) if k != "panel" and any(
-                black[j] for j in (i - 1, i) if 0 <= j < len(gutters))]
+                cuts[j].black for j in (i - 1, i) if 0 <= j < len(cuts))]
             if not bad:
-                panels = [pc for pc, k in zip(pieces, kinds, strict=True) if k == "panel"]
+                panels = [(pc, in_tile or any(cuts[j].kind != "gap" for j in (i - 1, i) if 0 <= j < len(cuts)))
+                          for i, (pc, k) in enumerate(zip(pieces, kinds, strict=True)) if k == "panel"]
                 strips = [pc for pc, k in zip(pieces, kinds, strict=True) if k in ("strip", "blank")]
                 if panels and (len(panels) >= 2 or strips):
                     return panels, strips
                 return None
-            # A piece that is no panel merges back: remove its black-only, else thinner, gutter.
+            # A piece that is no panel merges back: remove a predicted cut first, then a seam, then its
+            # black-only, else thinner, gutter.
             i = min(bad)
-            cand = [j for j in (i - 1, i) if 0 <= j < len(gutters)]
-            j = min(cand, key=lambda k: (not black[k], gutters[k][1] - gutters[k][0], k))
-            del gutters[j]
-            del black[j]
+            cand = [j for j in (i - 1, i) if 0 <= j < len(cuts)]
+            j = min(cand, key=lambda k: (_CUT_RANK[cuts[k].kind], not cuts[k].black,
+                                         cuts[k].end - cuts[k].start, k))
+            del cuts[j]
         return None
 
-    def split(self, box: PxBox, depth: int) -> list[PxBox]:
-        trimmed = _trim(self.m, box, self.p, self.margin)
-        if trimmed is None:
-            return []
-        box = trimmed
+    def split(self, box: PxBox, depth: int, trim: bool = True) -> list[PxBox]:
+        """Panels of ``box``; a tile cut at a seam keeps its frame (``trim=False``): the white or black
+        background of a map reaches its edge."""
+        if trim:
+            trimmed = _trim(self.m, box, self.p, self.margin)
+            if trimmed is None:
+                return []
+            box = trimmed
         if depth >= self.p.max_depth:
             return [box]
         for axis in (0, 1):  # rows first: reading order is rows top to bottom, then left to right
-            res = self.cut(box, axis)
+            res = self.cut(box, axis, in_tile=not trim)
             if res is None:
                 continue
             panels, strips = res
@@ -220,8 +313,8 @@ class _Splitter:
                 if t is not None:
                     self.strips.append(t)
             out: list[PxBox] = []
-            for piece in panels:
-                out.extend(self.split(piece, depth + 1))
+            for piece, tile in panels:
+                out.extend(self.split(piece, depth + 1, trim=trim and not tile))
             return out
         return [box]
 
@@ -244,7 +337,8 @@ def reading_order(boxes: list[tuple[float, float, float, float]]) -> list[int]:
     return [k for row in rows for k in sorted(row, key=lambda k: (boxes[k][0], boxes[k][1]))]
 
 
-def split_raster(img: np.ndarray, params: SplitParams | None = None, region: PxBox | None = None) -> SplitResult:
+def split_raster(img: np.ndarray, params: SplitParams | None = None, region: PxBox | None = None,
+                 seams: SeamParams | None = None) -> SplitResult:
     """Panels of ``img`` (or of ``region`` inside it) in reading order; one box when it does not split.
 
     A region whose gutters run slightly askew (a scanned page) is also split deskewed; when that finds
@@ -252,7 +346,7 @@ def split_raster(img: np.ndarray, params: SplitParams | None = None, region: PxB
     the rotated boxes).
     """
     p = params or SplitParams()
-    s = _Splitter(img, p, region)
+    s = _Splitter(img, p, region, seams)
     box = region if region is not None else (0, 0, s.w, s.h)
     x0, y0, x1, y1 = box
     panels = s.split(box, 0)
@@ -263,7 +357,7 @@ def split_raster(img: np.ndarray, params: SplitParams | None = None, region: PxB
             h, w = crop.shape[:2]
             rot = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
             straight = cv2.warpAffine(crop, rot, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            res = split_raster(straight, replace(p, max_skew_deg=0.0))
+            res = split_raster(straight, replace(p, max_skew_deg=0.0), seams=seams)
             # as many panels as straight: only a clear skew (scans are 0.5-2 degrees off) is worth it
             if len(res.panels) > max(1, len(panels)) or len(res.panels) == len(panels) >= 2 and abs(angle) >= 0.5:
                 inv = cv2.invertAffineTransform(rot)

@@ -1,0 +1,373 @@
+"""Where two tiles of one raster meet without a gutter: straight discontinuities that run the full length.
+
+Journal figures often paste tiles edge to edge (a photograph and its segmentation maps, a grid of OCT
+scans) or leave a 1-2 px line between them. No run of background lines separates them, so the XY-cut of
+:mod:`.split` sees one picture. What does separate them is a *seam*: a column (or row) where, in nearly
+every line across it that changes at all, the image jumps from one picture to another in one step, while
+on both sides the picture changes gently. A photograph has sharp edges too (vessels, the disc, a lesion),
+but they are short and curved: none of them is a straight step across its whole height. An OCT B-scan's
+layers run across, not along, a vertical seam; its vessel shadows are soft.
+
+Two kinds of evidence, per candidate position (region-relative, along ``axis``: 0 = a horizontal seam
+between rows, 1 = a vertical seam between columns):
+
+* a **step**: ``|I[y, x+w] - I[y, x-1]|`` (``w`` = 0..3 lines of blur or resampling in between) is large
+  and much larger than the change over the same distance on either side;
+* a **thin line**: 1-3 lines of one flat colour (a 1-2 px gutter) that contrast with what lies on either
+  side in a good share of the lines across.
+
+Lines that are flat on both sides (two black surrounds meeting) are no evidence either way; what decides
+is the share of the other lines that agree, and how far along the seam they reach.
+
+Boxes are pixels ``(x0, y0, x1, y1)`` with exclusive ends, origin top-left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from .masks import PxBox
+
+MAX_BAND = 4  # lines of blur (or of a thin gutter between two blurred edges) a seam may span
+SMOOTH = 7  # lines averaged along a seam's direction before testing it
+SUBSAMPLE = 3  # ...of which every third is tested
+
+
+@dataclass(frozen=True)
+class SeamParams:
+    """Thresholds of the seam test (grey levels are of the brightest channel difference, 0-255)."""
+
+    enabled: bool = True  # look for tiles that meet without a gutter at all
+    min_step: float = 18.0  # a jump smaller than this is no evidence (JPEG block edges are a few levels)
+    ratio: float = 2.5  # the jump must exceed the change beside it this many times...
+    margin: float = 6.0  # ...plus this many levels
+    strong: float = 0.8  # share of evidence lines that agree for a seam on its own
+    min_cover: float = 0.3  # share of all lines across that must be hits (full-length evidence)
+    min_cover_one_way: float = 0.5  # ...when nearly all hits go one way (``one_way``): an edge of one picture?
+    one_way: float = 0.9
+    min_quarters: int = 3  # hits in at least this many quarters of the seam's length
+    max_seam_contra: float = 0.12  # share of lines in which the picture goes on smoothly across the seam
+    line_flat: float = 10.0  # a thin line's pixels stay within this of its colour...
+    line_fill: float = 0.97  # ...in this share of the lines along it...
+    min_line_cover: float = 0.05  # ...and it stands out from both sides in this share
+    min_support: float = 0.02  # a predicted cut: hits minus contradictions, share of the lines across...
+    max_contra: float = 0.05  # ...and at most this share of lines carrying the picture smoothly across
+    min_unanchored_support: float = 0.2  # the same for a grid that no gutter or seam anchors (letters do)
+    max_unanchored_contra: float = 0.12
+
+
+@dataclass(frozen=True)
+class Seam:
+    """A cut candidate: lines ``[start, end)`` (region-relative; ``start == end`` for a bare step) and how
+    strongly the image says so (share of evidence lines that agree, 0-1)."""
+
+    start: int
+    end: int
+    strength: float
+    kind: str  # "step" or "line"
+
+    @property
+    def center(self) -> float:
+        return (self.start + self.end) / 2
+
+
+def _lines(img: np.ndarray, axis: int, smooth: int = SMOOTH) -> np.ndarray:
+    """The image as float32 (L, N, C): L positions along ``axis`` (candidate seams lie between them), N
+    lines across, averaged over ``smooth`` lines along the seam direction: a seam is straight, so this keeps
+    it sharp while speckle (OCT), JPEG ringing and texture that crosses it obliquely average out."""
+    a = img if img.ndim == 3 else img[:, :, None]
+    a = np.ascontiguousarray((a if axis == 0 else a.transpose(1, 0, 2))[:, :, :3], dtype=np.float32)
+    if smooth > 1 and a.shape[1] >= smooth:
+        a = cv2.blur(a, (smooth, 1), borderType=cv2.BORDER_REPLICATE)
+        if a.ndim == 2:
+            a = a[:, :, None]
+    return a
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Largest channel difference (channels last); written out, as numpy's reduce over a 3-long last axis
+    is many times slower."""
+    d = np.abs(a - b)
+    if d.ndim < 3 or d.shape[-1] == 1:
+        return d if d.ndim < 3 else d[..., 0]
+    out = np.maximum(d[..., 0], d[..., 1])
+    for c in range(2, d.shape[-1]):
+        np.maximum(out, d[..., c], out=out)
+    return out
+
+
+def _background(v: np.ndarray) -> np.ndarray:
+    """Pixels (..., C) of a flat black or white canvas."""
+    chans = [v[..., c] for c in range(v.shape[-1])]
+    hi, lo = chans[0].copy(), chans[0].copy()
+    for c in chans[1:]:
+        np.maximum(hi, c, out=hi)
+        np.minimum(lo, c, out=lo)
+    return (hi < 40) | (lo > 215)
+
+
+@dataclass
+class Profile:
+    """Seam evidence at every position of one region along one axis (arrays of length L, the region's
+    extent; position ``x`` is the boundary before line ``x``). ``step_*``: the sharp-step test (strength =
+    hits / lines with a jump, cover = hits / all lines across, quarters of the length with a hit, contra =
+    lines in which the picture goes on smoothly across, polarity = share of hits going the same way);
+    ``support``: relaxed hits minus contradictions per line across, for cuts that other evidence predicts;
+    ``line_*``: thin flat lines starting at ``x`` (flat = share of the length where the band keeps one
+    colour, cover = where it also stands out from both sides)."""
+
+    step_strength: np.ndarray
+    step_cover: np.ndarray
+    step_quarters: np.ndarray
+    step_contra: np.ndarray
+    step_polarity: np.ndarray
+    support: np.ndarray
+    line_flat: np.ndarray
+    line_cover: np.ndarray
+    line_width: np.ndarray
+    band: tuple[int, int]  # the region's first and last line across (subsampled)
+    offset: int  # the region's first position along the axis
+
+    @property
+    def length(self) -> int:
+        return len(self.step_strength)
+
+    @property
+    def contra(self) -> np.ndarray:
+        return self.step_contra
+
+
+class SeamMaps:
+    """Per-pixel seam evidence of a whole image along one axis, computed once; :meth:`profile` sums it over
+    any region with cumulative sums (the splitter asks for many nested regions).
+
+    Per position ``x`` and line ``y`` across, over band widths ``w`` = 0..MAX_BAND (lines of blur or of a
+    thin gutter skipped): a *hit* is a jump ``|I[x+w] - I[x-1]|`` of at least ``min_step`` that is
+    ``ratio`` times the change over the same span beside it (plus ``margin``); *evidence* any jump of
+    ``min_step``; *soft* a hit at half the thresholds; *smooth* (a contradiction) no jump beyond the change
+    beside it at any width while not both sides are canvas. Thin lines: a band of 1..MAX_BAND lines within
+    ``line_flat`` of its colour (averaged along the line), standing out from both sides by ``min_step``.
+    """
+
+    NAMES = ("hit", "evidence", "soft", "smooth", "bright", "flat", "contrast")
+
+    def __init__(self, img: np.ndarray, axis: int, p: SeamParams) -> None:
+        a = _lines(img, axis)
+        # lines across are averaged over SMOOTH already: every third one carries the evidence
+        self.step = SUBSAMPLE if a.shape[1] >= 20 * SUBSAMPLE else 1
+        a = np.ascontiguousarray(a[:, ::self.step])
+        self.a = a
+        self.p = p
+        L, N = a.shape[:2]
+        maps = {k: np.zeros((L, N), bool) for k in self.NAMES}
+        maps["smooth"][:] = True
+        bg = _background(a)
+        for w in range(MAX_BAND + 1):
+            s = w + 1  # the span of the jump; the change beside it is measured over the same span
+            if L - w - s <= s + 1:
+                continue
+            xs = slice(s + 1, L - w - s)  # x - 1 - s >= 0 and x + w + s <= L - 1
+            left, right = a[s:L - w - s - 1], a[s + 1 + w:L - s]
+            step = _diff(right, left)
+            beside = np.maximum(_diff(left, a[0:L - w - 2 * s - 1]), _diff(a[2 * s + 1 + w:L], right))
+            ev = step >= p.min_step
+            hit = ev & (step >= p.ratio * beside + p.margin)
+            soft = (step >= p.min_step / 2) & (step >= p.ratio * beside + p.margin / 2)
+            smooth = ~(bg[s:L - w - s - 1] & bg[s + 1 + w:L - s]) & (step <= beside + p.margin / 2) & ~soft
+            maps["hit"][xs] |= hit
+            maps["evidence"][xs] |= ev
+            maps["soft"][xs] |= soft
+            maps["smooth"][xs] &= smooth
+            if w == MAX_BAND:
+                maps["bright"][xs] = right.sum(axis=2) > left.sum(axis=2)
+        maps["smooth"][:MAX_BAND + 1] = False
+        maps["smooth"][L - 2 * MAX_BAND - 1:] = False
+        maps["bright"] &= maps["hit"]
+        colour_of = max(31, N // 8) | 1
+        for w in range(1, MAX_BAND + 1):
+            if L - w - 1 <= 1:
+                continue
+            xs = slice(1, L - w)
+            band = [a[1 + k:L - w + k] for k in range(w)]
+            colour = cv2.blur(sum(band) / w, (colour_of, 1), borderType=cv2.BORDER_REPLICATE)
+            colour = colour if colour.ndim == 3 else colour[:, :, None]
+            flat = np.ones(band[0].shape[:2], bool)
+            for b in band:
+                flat &= _diff(b, colour) <= p.line_flat
+            outside = np.minimum(_diff(a[0:L - w - 1], colour), _diff(a[1 + w:L], colour))
+            maps["flat"][xs] |= flat
+            maps["contrast"][xs] |= flat & (outside >= p.min_step)
+        self.cs = {k: np.concatenate([np.zeros((L, 1), np.int32), np.cumsum(v, axis=1, dtype=np.int32)], axis=1)
+                   for k, v in maps.items()}
+
+    def _sum(self, name: str, lo: int, hi: int, n0: int, n1: int) -> np.ndarray:
+        c = self.cs[name]
+        return (c[lo:hi, n1] - c[lo:hi, n0]).astype(np.float64)
+
+    def profile(self, lo: int, hi: int, n0: int, n1: int) -> Profile:
+        """Evidence for positions ``lo..hi`` along the axis over lines ``n0..n1`` across (image lines)."""
+        n0 = -(-n0 // self.step)
+        n1 = max(n0 + 1, min(self.a.shape[1], -(-n1 // self.step)))
+        N = n1 - n0
+        hits = self._sum("hit", lo, hi, n0, n1)
+        ev = self._sum("evidence", lo, hi, n0, n1)
+        quarters = np.zeros(hi - lo, int)
+        for k in range(4):
+            q0, q1 = n0 + (k * N) // 4, n0 + ((k + 1) * N) // 4
+            quarters += self._sum("hit", lo, hi, q0, q1) > 0
+        contra = self._sum("smooth", lo, hi, n0, n1) / N
+        bright = self._sum("bright", lo, hi, n0, n1)
+        flat = self._sum("flat", lo, hi, n0, n1) / N
+        return Profile(
+            step_strength=np.where(ev > 0, hits / np.maximum(ev, 1), 0.0),
+            step_cover=hits / N, step_quarters=quarters, step_contra=contra,
+            step_polarity=np.maximum(bright, hits - bright) / np.maximum(hits, 1),
+            support=self._sum("soft", lo, hi, n0, n1) / N - contra,
+            line_flat=flat, line_cover=self._sum("contrast", lo, hi, n0, n1) / N,
+            line_width=np.zeros(hi - lo, int), band=(n0, n1), offset=lo)
+
+    def width(self, x: int, band: tuple[int, int], line: bool) -> int:
+        """Lines a cut at ``x`` (absolute) spans: the band width with the most hits (steps) or the widest
+        flat band (thin lines)."""
+        a = self.a[:, band[0]:band[1]]
+        L = a.shape[0]
+        best, best_w = -1.0, 0
+        for w in range(1 if line else 0, MAX_BAND + 1):
+            s = w + 1
+            if x - 1 - s < 0 or x + w + s >= L:
+                continue
+            if line:
+                b = a[x:x + w]
+                colour = b.mean(axis=(0, 1))
+                score = float((np.abs(b - colour).max(axis=(0, 2)) <= self.p.line_flat).mean()) - 0.01 * w
+            else:
+                step = _diff(a[x + w], a[x - 1])
+                beside = np.maximum(_diff(a[x - 1], a[x - 1 - s]), _diff(a[x + w + s], a[x + w]))
+                score = float(((step >= self.p.min_step) & (step >= self.p.ratio * beside + self.p.margin)).mean())
+                score -= 0.01 * w  # the narrowest band that scores as well
+            if score > best:
+                best, best_w = score, w
+        return best_w
+
+
+def profile(maps: SeamMaps, box: PxBox, axis: int) -> Profile:
+    """The evidence of ``box`` across ``axis`` (0: horizontal seams between rows, 1: vertical ones)."""
+    x0, y0, x1, y1 = box
+    return maps.profile(y0, y1, x0, x1) if axis == 0 else maps.profile(x0, x1, y0, y1)
+
+
+def _peaks(score: np.ndarray, keep: np.ndarray, radius: int) -> list[int]:
+    """Positions where ``keep`` holds and ``score`` is the largest within ``radius``."""
+    out: list[int] = []
+    for x in np.argsort(-score, kind="stable"):
+        x = int(x)
+        if score[x] <= 0:
+            break
+        if keep[x] and all(abs(x - o) > radius for o in out):
+            out.append(x)
+    return sorted(out)
+
+
+def find_seams(pr: Profile, maps: SeamMaps, p: SeamParams = SeamParams(), edge: int = 2 * MAX_BAND + 2
+               ) -> list[Seam]:
+    """Seams that stand on their own (positions relative to the region): a sharp step in nearly every line
+    that changes, reaching along the whole length, nothing going on smoothly across; or a thin line flat
+    along its whole length. At least ``edge`` lines from the ends, one per neighbourhood (the strongest)."""
+    L = pr.length
+    pos = np.arange(L)
+    inner = (pos >= edge) & (pos <= L - edge)
+    # an object's edge (an OCT layer, a horizon) goes one way along its length: it must reach further
+    cover = np.where(pr.step_polarity >= p.one_way, p.min_cover_one_way, p.min_cover)
+    step_ok = inner & (pr.step_strength >= p.strong) & (pr.step_cover >= cover) & \
+        (pr.step_quarters >= p.min_quarters) & (pr.step_contra <= p.max_seam_contra)
+    line_ok = inner & (pr.line_flat >= p.line_fill) & (pr.line_cover >= p.min_line_cover)
+    score = np.where(step_ok, pr.step_strength * pr.step_cover, 0.0)
+    lscore = np.where(line_ok, 1.0 + pr.line_cover, 0.0)  # a flat line is the better evidence where both hold
+    best = np.maximum(score, lscore)
+    out = []
+    for x in _peaks(best, step_ok | line_ok, radius=2 * MAX_BAND + 2):
+        line = bool(lscore[x] >= score[x])
+        w = maps.width(pr.offset + x, pr.band, line)
+        out.append(Seam(x, x + w, float(pr.line_flat[x] if line else pr.step_strength[x]),
+                        "line" if line else "step"))
+    return out
+
+
+def predicted_cut(pr: Profile, at: float, tol: int, p: SeamParams = SeamParams()) -> Seam | None:
+    """The best cut within ``tol`` lines of ``at`` that nothing contradicts: some lines jump there and
+    (nearly) none carries the picture smoothly across. For cuts a regular grid predicts."""
+    lo, hi = max(1, int(round(at)) - tol), min(pr.length - 1, int(round(at)) + tol + 1)
+    if hi <= lo:
+        return None
+    x = lo + int(np.argmax(pr.support[lo:hi]))
+    if pr.support[x] >= p.min_support and pr.contra[x] <= p.max_contra:
+        return Seam(x, x, float(pr.support[x]), "grid")
+    return None
+
+
+def grid_cuts(pr: Profile, gaps: list[tuple[int, int]], seams: list[Seam], p: SeamParams = SeamParams(),
+              max_tiles: int = 8, unanchored: bool = False) -> list[Seam] | None:
+    """All cuts along the axis when the region is a row (or column) of equal tiles; None when it is not.
+
+    ``gaps`` (gutters of background lines, ``[start, end)``) and ``seams`` are what was found. Tried: the
+    smallest number of tiles ``n`` (2..``max_tiles``) whose boundaries ``k * (L + g) / n - g / 2`` account
+    for every seam and gap:
+
+    * ``g`` the gaps' typical width (tiles with gutters): the gaps stay; a boundary without a gap or seam
+      must be a :func:`predicted_cut`;
+    * ``g = 0`` (tiles edge to edge, only when a seam was found): a gap near a boundary is a tile's own
+      white or black margin (an inverted vessel map's white corners), so every cut sits on its boundary: at
+      the seam there, else exactly on the boundary when a gap covers it, else where :func:`predicted_cut`
+      finds it.
+
+    Without a seam only with ``unanchored`` (no gap either, and the caller has other evidence, e.g. a letter
+    in every tile) and stricter support. Cuts returned for gaps have kind "gap".
+    """
+    L = pr.length
+    if not seams and not unanchored:  # gutters alone are an ordinary layout: nothing to predict
+        return None
+    strict = p if gaps or seams else replace(p, min_support=p.min_unanchored_support,
+                                              max_contra=p.max_unanchored_contra)
+    widths = sorted(e - s for s, e in gaps)
+    tol = max(4, int(0.012 * L))
+    for n in range(2, max_tiles + 1):
+        for g in sorted({widths[len(widths) // 2] if widths else 0, 0}, reverse=True):
+            tile = (L - (n - 1) * g) / n
+            if tile < 16:
+                continue
+            bounds = [k * (tile + g) - g / 2 for k in range(1, n)]
+
+            def near(c: float, bounds: list[float] = bounds) -> int | None:
+                k = min(range(len(bounds)), key=lambda i: abs(bounds[i] - c))
+                return k if abs(bounds[k] - c) <= tol else None
+
+            at_seam = {near(sm.center): sm for sm in seams}
+            if None in at_seam:
+                continue
+            if g > 0:  # gutters between equal tiles: every gap must sit on a boundary
+                at_gap = {near((s0 + e0) / 2): (s0, e0) for s0, e0 in gaps}
+                if None in at_gap:
+                    continue
+            else:  # edge to edge: a gap is a margin and must touch a boundary
+                if not seams or not all(any(s0 - tol <= b <= e0 + tol for b in bounds) for s0, e0 in gaps):
+                    continue
+                at_gap = {}
+            out: list[Seam] | None = [Seam(s0, e0, 1.0, "gap") for s0, e0 in at_gap.values()]
+            for k, b in enumerate(bounds):
+                if k in at_gap:
+                    continue
+                if k in at_seam:
+                    out.append(at_seam[k])  # type: ignore[union-attr]
+                    continue
+                covered = any(s0 - 1 <= b <= e0 + 1 for s0, e0 in gaps)
+                cut = Seam(int(round(b)), int(round(b)), 1.0, "grid") if covered else predicted_cut(pr, b, tol, strict)
+                if cut is None:
+                    out = None
+                    break
+                out.append(cut)  # type: ignore[union-attr]
+            if out is not None:
+                return sorted(out, key=lambda c: c.start)
+    return None

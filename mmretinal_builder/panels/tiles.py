@@ -1,0 +1,78 @@
+"""Which pieces of a raster cut at seams are tiles: photographs, and maps the size of a photograph beside them.
+
+A seam (:mod:`.seams`) is only believed when it separates tiles. A *photograph-like* piece has continuous
+tone nearly everywhere (noise, texture, shading); charts, tables and diagrams are flat colour with edges, so
+the straight edges of their bars and rules never make tiles. A *map* (a binary vessel segmentation, a
+colour-coded lesion map, a heat map) is mostly flat too, but papers show it at the size of the photograph it
+was made from: a map counts as a tile when a photograph-like piece of the same cut has its extent. Letters
+drawn in the same corner of every tile are evidence of a grid where the image gives little.
+
+Boxes are pixels ``(x0, y0, x1, y1)`` with exclusive ends, origin top-left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from .labels import corner_glyph
+from .masks import Masks, PxBox
+
+PHOTO_TEXTURE = 0.55  # share of pixels whose neighbourhood varies, for a photograph-like piece
+VAR_MIN = 0.3  # grey-level variance over 3x3 above which a pixel is textured
+MAP_INK = 0.02  # a map has at least this share of pixels that are not its background (black or white)...
+MAP_BACKGROUND = 0.6  # ...which covers at least this share (a flat-colour chart cell is no map)
+SAME_SIZE = 0.08  # a map's extent may differ this much (relative) from its photograph's
+MAX_ASPECT = 5.0  # a tile is no thinner than this (a sliver along a seam is an edge, not a tile)
+
+
+def texture_map(gray: np.ndarray) -> np.ndarray:
+    """Per pixel: whether its 3x3 neighbourhood varies by more than a grey level (continuous tone)."""
+    g = gray.astype(np.float32)
+    mean = cv2.blur(g, (3, 3))
+    var = cv2.blur(g * g, (3, 3)) - mean * mean
+    return var > VAR_MIN
+
+
+def texture(tex: np.ndarray, box: PxBox) -> float:
+    x0, y0, x1, y1 = box
+    t = tex[y0:y1, x0:x1]
+    return float(t.mean()) if t.size else 0.0
+
+
+def map_background(m: Masks, box: PxBox) -> float:
+    """Share of the piece taken by its dominant background, white or black."""
+    x0, y0, x1, y1 = box
+    white, black = m.white[y0:y1, x0:x1], m.black[y0:y1, x0:x1]
+    if white.size == 0:
+        return 1.0
+    return float(max(white.mean(), black.mean()))
+
+
+def tile_kind(m: Masks, tex: np.ndarray, box: PxBox, min_extent: tuple[float, float], min_std: float) -> str:
+    """'photo', 'map' or 'none' for a piece bounded by a seam (``min_extent``: rows, columns)."""
+    x0, y0, x1, y1 = box
+    h, w = y1 - y0, x1 - x0
+    if h < min_extent[0] or w < min_extent[1] or max(h, w) > MAX_ASPECT * max(1, min(h, w)):
+        return "none"
+    g = m.gray[y0:y1, x0:x1]
+    if g.size == 0 or float(g.std()) < min_std:
+        return "none"
+    if texture(tex, box) >= PHOTO_TEXTURE:
+        return "photo"
+    bg = map_background(m, box)
+    return "map" if MAP_BACKGROUND <= bg <= 1.0 - MAP_INK else "none"
+
+
+def same_size(a: int, b: int) -> bool:
+    return abs(a - b) <= SAME_SIZE * max(a, b)
+
+
+def letter_corner(img: np.ndarray, boxes: Sequence[PxBox]) -> str | None:
+    """The corner in which every box shows a letter-like mark (a grid's burned-in panel letters), if any."""
+    for corner in ("tl", "tr", "bl", "br"):
+        if all(corner_glyph(img, b, corner) for b in boxes):
+            return corner
+    return None
