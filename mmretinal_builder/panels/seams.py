@@ -13,8 +13,9 @@ between rows, 1 = a vertical seam between columns):
 
 * a **step**: ``|I[y, x+w] - I[y, x-1]|`` (``w`` = 0..3 lines of blur or resampling in between) is large
   and much larger than the change over the same distance on either side;
-* a **thin line**: 1-3 lines of one flat colour (a 1-2 px gutter) that contrast with what lies on either
-  side in a good share of the lines across.
+* a **thin line**: 1-4 lines of one grey level along the whole length (a 1-2 px gutter) that contrast
+  with what lies on either side somewhere. (A gutter thinner than the splitter's minimum that is all canvas
+  black or white is found by the splitter itself and judged like a seam.)
 
 Lines that are flat on both sides (two black surrounds meeting) are no evidence either way; what decides
 is the share of the other lines that agree, and how far along the seam they reach.
@@ -50,9 +51,9 @@ class SeamParams:
     one_way: float = 0.9
     min_quarters: int = 3  # hits in at least this many quarters of the seam's length
     max_seam_contra: float = 0.12  # share of lines in which the picture goes on smoothly across the seam
-    line_flat: float = 10.0  # a thin line's pixels stay within this of its colour...
-    line_fill: float = 0.97  # ...in this share of the lines along it...
-    min_line_cover: float = 0.05  # ...and it stands out from both sides in this share
+    line_flat: float = 10.0  # a thin line's pixels stay within this of its local colour (contrast test)
+    line_std: float = 2.5  # a thin line's grey level varies at most this much (std) along its length...
+    min_line_cover: float = 0.2  # ...and it stands out from both sides in this share of it
     min_support: float = 0.02  # a predicted cut: hits minus contradictions, share of the lines across...
     max_contra: float = 0.05  # ...and at most this share of lines carrying the picture smoothly across
     min_unanchored_support: float = 0.2  # the same for a grid that no gutter or seam anchors (letters do)
@@ -116,8 +117,9 @@ class Profile:
     hits / lines with a jump, cover = hits / all lines across, quarters of the length with a hit, contra =
     lines in which the picture goes on smoothly across, polarity = share of hits going the same way);
     ``support``: relaxed hits minus contradictions per line across, for cuts that other evidence predicts;
-    ``line_*``: thin flat lines starting at ``x`` (flat = share of the length where the band keeps one
-    colour, cover = where it also stands out from both sides)."""
+    ``line_*``: thin flat lines starting at ``x`` (std and level: of the grey level along the band of the
+    width ``line_width`` that varies least; cover: the share of lines where it stands out from both
+    sides)."""
 
     step_strength: np.ndarray
     step_cover: np.ndarray
@@ -125,7 +127,8 @@ class Profile:
     step_contra: np.ndarray
     step_polarity: np.ndarray
     support: np.ndarray
-    line_flat: np.ndarray
+    line_std: np.ndarray
+    line_level: np.ndarray
     line_cover: np.ndarray
     line_width: np.ndarray
     band: tuple[int, int]  # the region's first and last line across (subsampled)
@@ -149,10 +152,11 @@ class SeamMaps:
     ``ratio`` times the change over the same span beside it (plus ``margin``); *evidence* any jump of
     ``min_step``; *soft* a hit at half the thresholds; *smooth* (a contradiction) no jump beyond the change
     beside it at any width while not both sides are canvas. Thin lines: a band of 1..MAX_BAND lines within
-    ``line_flat`` of its colour (averaged along the line), standing out from both sides by ``min_step``.
+    ``line_flat`` of its local colour, standing out from both sides by ``min_step`` (``contrast``); and, per
+    width, the band's grey level and its square, so that a region's line has a mean and a std.
     """
 
-    NAMES = ("hit", "evidence", "soft", "smooth", "bright", "flat", "contrast")
+    NAMES = ("hit", "evidence", "soft", "smooth", "bright", "contrast")
 
     def __init__(self, img: np.ndarray, axis: int, p: SeamParams) -> None:
         a = _lines(img, axis)
@@ -187,6 +191,8 @@ class SeamMaps:
         maps["smooth"][L - 2 * MAX_BAND - 1:] = False
         maps["bright"] &= maps["hit"]
         colour_of = max(31, N // 8) | 1
+        grey = a.mean(axis=2)
+        self.level: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for w in range(1, MAX_BAND + 1):
             if L - w - 1 <= 1:
                 continue
@@ -198,8 +204,12 @@ class SeamMaps:
             for b in band:
                 flat &= _diff(b, colour) <= p.line_flat
             outside = np.minimum(_diff(a[0:L - w - 1], colour), _diff(a[1 + w:L], colour))
-            maps["flat"][xs] |= flat
             maps["contrast"][xs] |= flat & (outside >= p.min_step)
+            g = np.zeros((L, N), np.float64)
+            g[:L - w] = sum(grey[k:L - w + k] for k in range(w)) / w  # band starting at x
+            zero = np.zeros((L, 1))
+            self.level[w] = (np.concatenate([zero, np.cumsum(g, axis=1)], axis=1),
+                             np.concatenate([zero, np.cumsum(g * g, axis=1)], axis=1))
         self.cs = {k: np.concatenate([np.zeros((L, 1), np.int32), np.cumsum(v, axis=1, dtype=np.int32)], axis=1)
                    for k, v in maps.items()}
 
@@ -220,35 +230,35 @@ class SeamMaps:
             quarters += self._sum("hit", lo, hi, q0, q1) > 0
         contra = self._sum("smooth", lo, hi, n0, n1) / N
         bright = self._sum("bright", lo, hi, n0, n1)
-        flat = self._sum("flat", lo, hi, n0, n1) / N
+        std = np.full(hi - lo, np.inf)
+        level = np.zeros(hi - lo)
+        width = np.zeros(hi - lo, int)
+        for w, (c1, c2) in self.level.items():
+            m = (c1[lo:hi, n1] - c1[lo:hi, n0]) / N
+            sd = np.sqrt(np.maximum((c2[lo:hi, n1] - c2[lo:hi, n0]) / N - m * m, 0.0)) + 0.1 * w  # narrowest
+            better = sd < std
+            std, level, width = np.where(better, sd, std), np.where(better, m, level), np.where(better, w, width)
         return Profile(
             step_strength=np.where(ev > 0, hits / np.maximum(ev, 1), 0.0),
             step_cover=hits / N, step_quarters=quarters, step_contra=contra,
             step_polarity=np.maximum(bright, hits - bright) / np.maximum(hits, 1),
             support=self._sum("soft", lo, hi, n0, n1) / N - contra,
-            line_flat=flat, line_cover=self._sum("contrast", lo, hi, n0, n1) / N,
-            line_width=np.zeros(hi - lo, int), band=(n0, n1), offset=lo)
+            line_std=std, line_level=level, line_cover=self._sum("contrast", lo, hi, n0, n1) / N,
+            line_width=width, band=(n0, n1), offset=lo)
 
-    def width(self, x: int, band: tuple[int, int], line: bool) -> int:
-        """Lines a cut at ``x`` (absolute) spans: the band width with the most hits (steps) or the widest
-        flat band (thin lines)."""
+    def width(self, x: int, band: tuple[int, int]) -> int:
+        """Lines a step cut at ``x`` (absolute) spans: the narrowest band width with the most hits."""
         a = self.a[:, band[0]:band[1]]
         L = a.shape[0]
         best, best_w = -1.0, 0
-        for w in range(1 if line else 0, MAX_BAND + 1):
+        for w in range(MAX_BAND + 1):
             s = w + 1
             if x - 1 - s < 0 or x + w + s >= L:
                 continue
-            if line:
-                b = a[x:x + w]
-                colour = b.mean(axis=(0, 1))
-                score = float((np.abs(b - colour).max(axis=(0, 2)) <= self.p.line_flat).mean()) - 0.01 * w
-            else:
-                step = _diff(a[x + w], a[x - 1])
-                beside = np.maximum(_diff(a[x - 1], a[x - 1 - s]), _diff(a[x + w + s], a[x + w]))
-                score = float(((step >= self.p.min_step) & (step >= self.p.ratio * beside + self.p.margin)).mean())
-                score -= 0.01 * w  # the narrowest band that scores as well
-            if score > best:
+            step = _diff(a[x + w], a[x - 1])
+            beside = np.maximum(_diff(a[x - 1], a[x - 1 - s]), _diff(a[x + w + s], a[x + w]))
+            score = float(((step >= self.p.min_step) & (step >= self.p.ratio * beside + self.p.margin)).mean())
+            if score > best + 0.01:
                 best, best_w = score, w
         return best_w
 
@@ -283,16 +293,18 @@ def find_seams(pr: Profile, maps: SeamMaps, p: SeamParams = SeamParams(), edge: 
     cover = np.where(pr.step_polarity >= p.one_way, p.min_cover_one_way, p.min_cover)
     step_ok = inner & (pr.step_strength >= p.strong) & (pr.step_cover >= cover) & \
         (pr.step_quarters >= p.min_quarters) & (pr.step_contra <= p.max_seam_contra)
-    line_ok = inner & (pr.line_flat >= p.line_fill) & (pr.line_cover >= p.min_line_cover)
+    # a thin line: one grey level along its whole length, standing out from both sides
+    line_ok = inner & (pr.line_std <= p.line_std) & (pr.line_cover >= p.min_line_cover)
     score = np.where(step_ok, pr.step_strength * pr.step_cover, 0.0)
     lscore = np.where(line_ok, 1.0 + pr.line_cover, 0.0)  # a flat line is the better evidence where both hold
     best = np.maximum(score, lscore)
     out = []
     for x in _peaks(best, step_ok | line_ok, radius=2 * MAX_BAND + 2):
-        line = bool(lscore[x] >= score[x])
-        w = maps.width(pr.offset + x, pr.band, line)
-        out.append(Seam(x, x + w, float(pr.line_flat[x] if line else pr.step_strength[x]),
-                        "line" if line else "step"))
+        if lscore[x] >= score[x]:
+            out.append(Seam(x, x + int(pr.line_width[x]), 1.0, "line"))
+        else:
+            w = maps.width(pr.offset + x, pr.band)
+            out.append(Seam(x, x + w, float(pr.step_strength[x]), "step"))
     return out
 
 
@@ -309,30 +321,34 @@ def predicted_cut(pr: Profile, at: float, tol: int, p: SeamParams = SeamParams()
 
 
 def grid_cuts(pr: Profile, gaps: list[tuple[int, int]], seams: list[Seam], p: SeamParams = SeamParams(),
-              max_tiles: int = 8, unanchored: bool = False) -> list[Seam] | None:
+              max_tiles: int = 8, letters: bool = False) -> list[Seam] | None:
     """All cuts along the axis when the region is a row (or column) of equal tiles; None when it is not.
 
     ``gaps`` (gutters of background lines, ``[start, end)``) and ``seams`` are what was found. Tried: the
     smallest number of tiles ``n`` (2..``max_tiles``) whose boundaries ``k * (L + g) / n - g / 2`` account
-    for every seam and gap:
+    for every step seam and gap (a thin line elsewhere is a tile's own, e.g. a map's black column):
 
     * ``g`` the gaps' typical width (tiles with gutters): the gaps stay; a boundary without a gap or seam
       must be a :func:`predicted_cut`;
-    * ``g = 0`` (tiles edge to edge, only when a seam was found): a gap near a boundary is a tile's own
-      white or black margin (an inverted vessel map's white corners), so every cut sits on its boundary: at
-      the seam there, else exactly on the boundary when a gap covers it, else where :func:`predicted_cut`
-      finds it.
+    * ``g = 0`` (tiles edge to edge): a gap near a boundary is a tile's own white or black margin (an inverted
+      vessel map's white corners, an OCT's dark choroid), so every cut sits on its boundary: at the seam
+      there, else exactly on the boundary when a gap reaches it, else where :func:`predicted_cut` finds it.
 
-    Without a seam only with ``unanchored`` (no gap either, and the caller has other evidence, e.g. a letter
-    in every tile) and stricter support. Cuts returned for gaps have kind "gap".
+    Without a step seam the grid is only a guess: with ``letters`` (the caller then checks for a letter in
+    the same corner of every tile) it is tried edge to edge with stricter support and gaps reaching a
+    boundary from further away; else None.
     """
     L = pr.length
-    if not seams and not unanchored:  # gutters alone are an ordinary layout: nothing to predict
+    steps = [sm for sm in seams if sm.kind != "line"]
+    if not steps and not letters:
         return None
-    strict = p if gaps or seams else replace(p, min_support=p.min_unanchored_support,
-                                              max_contra=p.max_unanchored_contra)
+    steps = [] if letters else steps
+    strict = p if steps else replace(p, min_support=p.min_unanchored_support, max_contra=p.max_unanchored_contra)
     widths = sorted(e - s for s, e in gaps)
-    tol = max(4, int(0.012 * L))
+    # how far a cut may sit from its boundary, and a tile's margin end (letters: the tiles' frames are less
+    # certain, e.g. a dark margin trimmed off the last one)
+    reach = max(4, int((0.03 if letters else 0.012) * L))
+    tol = reach
     for n in range(2, max_tiles + 1):
         for g in sorted({widths[len(widths) // 2] if widths else 0, 0}, reverse=True):
             tile = (L - (n - 1) * g) / n
@@ -344,15 +360,15 @@ def grid_cuts(pr: Profile, gaps: list[tuple[int, int]], seams: list[Seam], p: Se
                 k = min(range(len(bounds)), key=lambda i: abs(bounds[i] - c))
                 return k if abs(bounds[k] - c) <= tol else None
 
-            at_seam = {near(sm.center): sm for sm in seams}
-            if None in at_seam:
+            at_seam = {near(sm.center): sm for sm in seams if sm.kind != "line" or near(sm.center) is not None}
+            if None in at_seam or (steps and not at_seam):
                 continue
             if g > 0:  # gutters between equal tiles: every gap must sit on a boundary
                 at_gap = {near((s0 + e0) / 2): (s0, e0) for s0, e0 in gaps}
                 if None in at_gap:
                     continue
-            else:  # edge to edge: a gap is a margin and must touch a boundary
-                if not seams or not all(any(s0 - tol <= b <= e0 + tol for b in bounds) for s0, e0 in gaps):
+            else:  # edge to edge: a gap is a margin and must reach a boundary (or the region's end)
+                if not all(any(s0 - reach <= b <= e0 + reach for b in [0, *bounds, L]) for s0, e0 in gaps):
                     continue
                 at_gap = {}
             out: list[Seam] | None = [Seam(s0, e0, 1.0, "gap") for s0, e0 in at_gap.values()]
@@ -362,7 +378,7 @@ def grid_cuts(pr: Profile, gaps: list[tuple[int, int]], seams: list[Seam], p: Se
                 if k in at_seam:
                     out.append(at_seam[k])  # type: ignore[union-attr]
                     continue
-                covered = any(s0 - 1 <= b <= e0 + 1 for s0, e0 in gaps)
+                covered = any(s0 - reach <= b <= e0 + reach for s0, e0 in gaps)
                 cut = Seam(int(round(b)), int(round(b)), 1.0, "grid") if covered else predicted_cut(pr, b, tol, strict)
                 if cut is None:
                     out = None

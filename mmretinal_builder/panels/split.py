@@ -21,6 +21,7 @@ import numpy as np
 
 from .black_canvas import claim_corner_letters, extend_on_black, share_black_gaps
 from .deskew import estimate_skew, hull_back
+from .insets import merge_zooms
 from .masks import (
     BLACK,
     CONTENT,
@@ -33,7 +34,7 @@ from .masks import (
     masks,
     measure_canvas,
 )
-from .seams import SeamMaps, SeamParams, find_seams, grid_cuts, profile
+from .seams import Seam, SeamMaps, SeamParams, find_seams, grid_cuts, profile
 from .tiles import letter_corner, same_size, texture_map, tile_kind
 
 __all__ = ["PxBox", "SplitParams", "SplitResult", "reading_order", "split_raster"]
@@ -193,6 +194,21 @@ class _Splitter:
             out.append(_Cut(start, end, black=not whites and self.white_canvas))
         return out
 
+    def thin_gaps(self, box: PxBox, axis: int) -> list[Seam]:
+        """Runs of 1-3 lines that are all black or all white (pixel by pixel, not the canvas's flat black a
+        gutter must be) with picture on both sides: two photographs whose dark surrounds nearly touch."""
+        x0, y0, x1, y1 = box
+        bg = self.m.black[y0:y1, x0:x1] | self.m.white[y0:y1, x0:x1]
+        share = bg.mean(axis=1 if axis == 0 else 0)
+        full = share >= self.p.gutter_fill
+        out = []
+        for s0, e0, k in line_runs(full.astype(np.int8)):
+            if not k or e0 - s0 > 3 or s0 < 8 or e0 > len(share) - 8:
+                continue
+            if min(1 - share[s0 - 3:s0].mean(), 1 - share[e0:e0 + 3].mean()) >= 0.05:
+                out.append(Seam(s0, e0, 1.0, "line"))
+        return out
+
     def cuts(self, box: PxBox, axis: int) -> list[_Cut]:
         """Gutters, seams between tiles that meet without one, and the cuts a row of equal tiles predicts
         (:mod:`.seams`); a grid that nothing else anchors needs a letter in the same corner of every tile.
@@ -207,12 +223,18 @@ class _Splitter:
         pr = profile(self.seam_maps[axis], box, axis)
         spans = [(c.start, c.end) for c in gaps]
         seams = find_seams(pr, self.seam_maps[axis], self.sp)
-        grid = grid_cuts(pr, spans, seams, self.sp, unanchored=not spans and not seams)
-        if grid is not None and not spans and not seams:  # only letters in every tile may confirm it
-            bounds = [0] + [g for sm in grid for g in (sm.start, sm.end)] + [extent]
-            tiles = [_sub(box, axis, bounds[2 * i], bounds[2 * i + 1]) for i in range(len(grid) + 1)]
-            if letter_corner(self.img, tiles) is None:
-                grid = None
+        thin = [sm for sm in self.thin_gaps(box, axis) if all(sm.end < a - 3 or sm.start > b + 3 for a, b in spans)
+                and all(sm.end < o.start - 3 or sm.start > o.end + 3 for o in seams)]
+        seams = sorted(seams + thin, key=lambda sm: sm.start)
+        grid = grid_cuts(pr, spans, seams, self.sp)
+        if grid is None:
+            # no seam anchors a grid: only letters in the same corner of every tile may confirm one
+            grid = grid_cuts(pr, spans, seams, self.sp, letters=True)
+            if grid is not None:
+                bounds = [0] + [g for sm in grid for g in (sm.start, sm.end)] + [extent]
+                tiles = [_sub(box, axis, bounds[2 * i], bounds[2 * i + 1]) for i in range(len(grid) + 1)]
+                if letter_corner(self.img, tiles) is None:
+                    grid = None
         if grid is not None:
             black = {(c.start, c.end): c.black for c in gaps}
             kind = {"gap": "gap", "grid": "grid"}
@@ -367,6 +389,7 @@ def split_raster(img: np.ndarray, params: SplitParams | None = None, region: PxB
         panels, soft = extend_on_black(s.m, panels, box, p.gutter_fill, p.min_gutter_px)
         panels = share_black_gaps(s.m, panels, soft, p.gutter_fill, p.min_gutter_px)
         panels = claim_corner_letters(s.m, panels, s.strips, p.gutter_fill)
+        panels, _ = merge_zooms(img, panels)  # a magnified crop beside a panel is part of it
         # a grid cut into columns first (its row gutters too faint) still reads row by row
         panels = [panels[k] for k in reading_order([tuple(map(float, b)) for b in panels])]
     return SplitResult(panels=panels, strips=s.strips)

@@ -99,12 +99,14 @@ def build() -> list[tuple[str, np.ndarray, list[dict], str]]:
                                                                                         strict=True)],
                 "four photograph crops over their vessel maps; 2 px white gutters; letters A-H"))
 
-    # 3. two photographs side by side, no gutter, no letters (both crops reach the frame)
-    left = _fit(_crop(ret, 0.15, 0.2, 0.75, 0.8), 420, 420)
-    right = _fit(cv2.flip(_crop(ret, 0.1, 0.15, 0.7, 0.75), 1), 420, 420)
-    img, boxes = _grid([[left, right]], 0, 255)
+    # 3. two photographs side by side, no gutter, no letters: a right eye and a (mirrored, darker) left eye,
+    # the fields of view touching the frame at the seam
+    right = _fit(ret, 420, 420)
+    left = np.clip(cv2.flip(_fit(_crop(ret, 0.02, 0.02, 0.98, 0.98), 420, 420), 1).astype(np.float32)
+                   * np.array([0.8, 0.85, 0.95], np.float32), 0, 255).astype(np.uint8)
+    img, boxes = _grid([[right, left]], 0, 255)
     out.append(("pair_photos_nogutter", img, [_panel(b, "photograph") for b in boxes],
-                "two photograph crops side by side; no gutter; no letters"))
+                "two fundus photographs (right and left eye) side by side; no gutter; no letters"))
 
     # 4. a 2x2 grid of OCT B-scans, no gutter, letters
     tiles = [_fit(o, 384, 372) for o in octs[:4]]
