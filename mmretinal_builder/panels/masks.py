@@ -37,6 +37,8 @@ class SplitParams:
     min_content_std: float = 8.0  # grey-level standard deviation below which a piece is blank
     min_ink: float = 0.02  # below this share of non-background pixels a piece is blank
     min_panel_ink: float = 0.15  # a photo is mostly neither white nor black; a row of text or a legend is not
+    legend_frac: float = 0.2  # a piece this thin next to its neighbour...
+    legend_paper: float = 0.5  # ...and mostly paper is a row of text (a scanned legend's noise looks inky)
     max_skew_deg: float = 0.0  # scanned figures: also split deskewed within this angle (0: never)
     flat_spread: float = 4.0  # a black background line's grey-level spread, above the canvas's own
     flat_level: float = 10.0  # ...and its median grey level at most this above the canvas's black

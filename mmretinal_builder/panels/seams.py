@@ -143,6 +143,26 @@ class Profile:
         return self.step_contra
 
 
+def upsampling(img: np.ndarray, axis: int) -> float:
+    """How many times each line along ``axis`` was repeated (a render that enlarged a small picture with
+    nearest-neighbour sampling, e.g. a 200 dpi scan cropped at 300 dpi), 1.0 when not: then every pixel
+    block's edge is a straight step, and seams are looked for at the picture's own resolution."""
+    a = img if img.ndim == 3 else img[:, :, None]
+    a = a if axis == 1 else a.transpose(1, 0, 2)  # positions along axis 1 (columns)
+    if a.shape[0] < 8 or a.shape[1] < 8:
+        return 1.0
+    same = (a[:, 1:] == a[:, :-1]).all(axis=2)  # equal to the previous line, per pixel
+    varies = (a[1:, 1:] != a[:-1, 1:]).any(axis=2)  # ...where the picture changes across: no flat canvas
+    informative = varies.sum(axis=0)
+    if informative.sum() < 0.05 * varies.size:
+        return 1.0
+    changed = ((~same[1:]) & varies).sum(axis=0)
+    edges = int(((informative > 0) & (changed > 0.5 * informative)).sum())
+    total = int((informative > 0).sum())
+    ratio = total / max(edges, 1)
+    return ratio if ratio >= 1.5 else 1.0
+
+
 class SeamMaps:
     """Per-pixel seam evidence of a whole image along one axis, computed once; :meth:`profile` sums it over
     any region with cumulative sums (the splitter asks for many nested regions).
@@ -159,6 +179,12 @@ class SeamMaps:
     NAMES = ("hit", "evidence", "soft", "smooth", "bright", "contrast")
 
     def __init__(self, img: np.ndarray, axis: int, p: SeamParams) -> None:
+        self.scale = upsampling(img, axis)
+        if self.scale > 1.0:  # back to the picture's own lines along the axis
+            h, w = img.shape[:2]
+            size = (w, max(8, round(h / self.scale))) if axis == 0 else (max(8, round(w / self.scale)), h)
+            img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+            self.scale = (h if axis == 0 else w) / (size[1] if axis == 0 else size[0])
         a = _lines(img, axis)
         # lines across are averaged over SMOOTH already: every third one carries the evidence
         self.step = SUBSAMPLE if a.shape[1] >= 20 * SUBSAMPLE else 1
@@ -219,6 +245,21 @@ class SeamMaps:
 
     def profile(self, lo: int, hi: int, n0: int, n1: int) -> Profile:
         """Evidence for positions ``lo..hi`` along the axis over lines ``n0..n1`` across (image lines)."""
+        if self.scale > 1.0:  # evidence at the picture's own resolution, spread back over the image's lines
+            lo_s = int(lo / self.scale)
+            hi_s = max(lo_s + 1, min(self.a.shape[0], int(np.ceil(hi / self.scale))))
+            pr = self._profile(lo_s, hi_s, n0, n1)
+            idx = np.clip((np.arange(lo, hi) / self.scale).astype(int) - lo_s, 0, hi_s - lo_s - 1)
+            # a boundary between picture lines is one position: the first image line of the next block
+            first = np.r_[True, np.diff(idx) > 0]
+            once = ("step_strength", "step_cover", "line_cover")
+            spread = {k: (v[idx] * first if k in once else v[idx])
+                      for k, v in pr.__dict__.items() if isinstance(v, np.ndarray)}
+            spread["line_width"] = np.round(pr.line_width[idx] * self.scale).astype(int)
+            return Profile(**spread, band=pr.band, offset=lo)
+        return self._profile(lo, hi, n0, n1)
+
+    def _profile(self, lo: int, hi: int, n0: int, n1: int) -> Profile:
         n0 = -(-n0 // self.step)
         n1 = max(n0 + 1, min(self.a.shape[1], -(-n1 // self.step)))
         N = n1 - n0
@@ -248,6 +289,11 @@ class SeamMaps:
 
     def width(self, x: int, band: tuple[int, int]) -> int:
         """Lines a step cut at ``x`` (absolute) spans: the narrowest band width with the most hits."""
+        if self.scale > 1.0:
+            return int(round(self._width(int(x / self.scale), band) * self.scale))
+        return self._width(x, band)
+
+    def _width(self, x: int, band: tuple[int, int]) -> int:
         a = self.a[:, band[0]:band[1]]
         L = a.shape[0]
         best, best_w = -1.0, 0

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from .black_canvas import claim_corner_letters, extend_on_black, share_black_gaps
-from .deskew import estimate_skew, hull_back
+from .deskew import edge_skew, estimate_skew, hull_back
 from .insets import merge_zooms
 from .masks import (
     BLACK,
@@ -156,6 +156,10 @@ class _Splitter:
         ink = _ink(self.m, box)
         if ink < self.p.min_ink:
             return "blank"
+        x0, y0, x1, y1 = box
+        if extent <= self.p.legend_frac * neighbour_extent and \
+                float(self.m.white[y0:y1, x0:x1].mean()) >= self.p.legend_paper:
+            return "strip"  # a row of text beside the panels (a legend, letters): no panel however inky
         if extent >= self.min_extent(axis) and _std(self.m, box) >= self.p.min_content_std \
                 and ink >= self.p.min_panel_ink:
             return "panel"
@@ -374,7 +378,8 @@ def split_raster(img: np.ndarray, params: SplitParams | None = None, region: PxB
     panels = s.split(box, 0)
     if p.max_skew_deg > 0:
         crop = img[y0:y1, x0:x1]
-        angle = estimate_skew(crop, p)
+        # background lines that run straight at some angle, else the long edges of tiles and frames
+        angle = estimate_skew(crop, p) or (edge_skew(crop, p.max_skew_deg) if s.sp.enabled else 0.0)
         if angle:
             h, w = crop.shape[:2]
             rot = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
