@@ -339,11 +339,13 @@ def _corner(panel: Sequence[int], corner: str, frac: float) -> tuple[int, int, i
     return (x0 if corner[1] == "l" else x1 - side), (y0 if corner[0] == "t" else y1 - side), side
 
 
-def corner_glyph(img: np.ndarray, panel: Sequence[int], corner: str, frac: float = 0.22) -> bool:
-    """Whether a letter-like mark stands in ``corner`` of ``panel`` (no OCR: the glyph test alone)."""
+def corner_glyph(img: np.ndarray, panel: Sequence[int], corner: str, frac: float = 0.22) -> int:
+    """The height (pixels) of a letter-like mark in ``corner`` of ``panel``, 0 when there is none (no OCR:
+    the glyph test alone)."""
     cx0, cy0, side = _corner(panel, corner, frac)
     crop = img[max(0, cy0):cy0 + side, max(0, cx0):cx0 + side]
-    return crop.size > 0 and _glyph_mask(crop) is not None
+    glyph = _glyph_mask(crop) if crop.size > 0 else None
+    return 0 if glyph is None else int(glyph.shape[0])
 
 
 def ocr_corner_tokens(img: np.ndarray, panel: Sequence[int], corner: str, lang: str = "eng",

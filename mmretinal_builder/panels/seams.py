@@ -367,7 +367,8 @@ def predicted_cut(pr: Profile, at: float, tol: int, p: SeamParams = SeamParams()
 
 
 def grid_cuts(pr: Profile, gaps: list[tuple[int, int]], seams: list[Seam], p: SeamParams = SeamParams(),
-              max_tiles: int = 8, letters: bool = False) -> list[Seam] | None:
+              max_tiles: int = 8, letters: bool = False, tile: float | None = None,
+              aligned: tuple[float, ...] = ()) -> list[Seam] | None:
     """All cuts along the axis when the region is a row (or column) of equal tiles; None when it is not.
 
     ``gaps`` (gutters of background lines, ``[start, end)``) and ``seams`` are what was found. Tried: the
@@ -376,27 +377,36 @@ def grid_cuts(pr: Profile, gaps: list[tuple[int, int]], seams: list[Seam], p: Se
 
     * ``g`` the gaps' typical width (tiles with gutters): the gaps stay; a boundary without a gap or seam
       must be a :func:`predicted_cut`;
-    * ``g = 0`` (tiles edge to edge): a gap near a boundary is a tile's own white or black margin (an inverted
-      vessel map's white corners, an OCT's dark choroid), so every cut sits on its boundary: at the seam
-      there, else exactly on the boundary when a gap reaches it, else where :func:`predicted_cut` finds it.
+    * ``g = 0`` (tiles edge to edge): a gap is a tile's own white or black margin or background (an inverted
+      vessel map's white corners, a vessel map's black, an OCT's dark choroid), so every cut sits on its
+      boundary: at the seam there, else exactly on the boundary when a gap reaches it, else where
+      :func:`predicted_cut` finds it. (The splitter then holds every piece to the tile rules.)
 
     Without a step seam the grid is only a guess: with ``letters`` (the caller then checks for a letter in
     the same corner of every tile) it is tried edge to edge with stricter support and gaps reaching a
-    boundary from further away; else None.
+    boundary from further away; else None. With ``tile`` (the size of tiles found elsewhere in the figure: a
+    row of maps under a row of photographs) only that many tiles edge to edge are tried, and a boundary
+    nothing contradicts needs no support of its own; one where a neighbouring row (column) of the same
+    grid was cut (``aligned``, region-relative) needs nothing at all.
     """
     L = pr.length
     steps = [sm for sm in seams if sm.kind != "line"]
-    if not steps and not letters:
+    if not steps and not letters and tile is None:
         return None
     steps = [] if letters else steps
     strict = p if steps else replace(p, min_support=p.min_unanchored_support, max_contra=p.max_unanchored_contra)
+    if tile is not None:
+        strict = replace(p, min_support=-p.max_contra)
+        n_known = int(round(L / tile))
+        if n_known < 2 or abs(n_known * tile - L) > max(4, 0.02 * L):
+            return None
     widths = sorted(e - s for s, e in gaps)
     # how far a cut may sit from its boundary, and a tile's margin end (letters: the tiles' frames are less
     # certain, e.g. a dark margin trimmed off the last one)
     reach = max(4, int((0.03 if letters else 0.012) * L))
     tol = reach
-    for n in range(2, max_tiles + 1):
-        for g in sorted({widths[len(widths) // 2] if widths else 0, 0}, reverse=True):
+    for n in ([n_known] if tile is not None else range(2, max_tiles + 1)):
+        for g in sorted({widths[len(widths) // 2] if widths and tile is None else 0, 0}, reverse=True):
             tile = (L - (n - 1) * g) / n
             if tile < 16:
                 continue
@@ -407,15 +417,13 @@ def grid_cuts(pr: Profile, gaps: list[tuple[int, int]], seams: list[Seam], p: Se
                 return k if abs(bounds[k] - c) <= tol else None
 
             at_seam = {near(sm.center): sm for sm in seams if sm.kind != "line" or near(sm.center) is not None}
-            if None in at_seam or (steps and not at_seam):
+            if None in at_seam or (steps and not at_seam and tile is None):
                 continue
             if g > 0:  # gutters between equal tiles: every gap must sit on a boundary
                 at_gap = {near((s0 + e0) / 2): (s0, e0) for s0, e0 in gaps}
                 if None in at_gap:
                     continue
-            else:  # edge to edge: a gap is a margin and must reach a boundary (or the region's end)
-                if not all(any(s0 - reach <= b <= e0 + reach for b in [0, *bounds, L]) for s0, e0 in gaps):
-                    continue
+            else:  # edge to edge: a gap is a tile's margin, or background inside it (a map's black)
                 at_gap = {}
             out: list[Seam] | None = [Seam(s0, e0, 1.0, "gap") for s0, e0 in at_gap.values()]
             for k, b in enumerate(bounds):
@@ -425,7 +433,10 @@ def grid_cuts(pr: Profile, gaps: list[tuple[int, int]], seams: list[Seam], p: Se
                     out.append(at_seam[k])  # type: ignore[union-attr]
                     continue
                 covered = any(s0 - reach <= b <= e0 + reach for s0, e0 in gaps)
-                cut = Seam(int(round(b)), int(round(b)), 1.0, "grid") if covered else predicted_cut(pr, b, tol, strict)
+                lined = [a for a in aligned if abs(a - b) <= tol] if tile is not None else []
+                cut = Seam(int(round(b)), int(round(b)), 1.0, "grid") if covered else \
+                    Seam(int(round(lined[0])), int(round(lined[0])), 1.0, "grid") if lined else \
+                    predicted_cut(pr, b, tol, strict)
                 if cut is None:
                     out = None
                     break

@@ -34,7 +34,7 @@ from .masks import (
     masks,
     measure_canvas,
 )
-from .seams import Seam, SeamMaps, SeamParams, find_seams, grid_cuts, profile
+from .seams import Seam, SeamMaps, SeamParams, find_seams, grid_cuts, profile, upsampling
 from .tiles import letter_corner, same_size, texture_map, tile_kind
 
 __all__ = ["PxBox", "SplitParams", "SplitResult", "reading_order", "split_raster"]
@@ -133,7 +133,7 @@ class _Splitter:
         self.img = img
         self.sp = seams if seams is not None else SeamParams()
         self.m = masks(img, p)
-        self.tex = texture_map(self.m.gray) if self.sp.enabled else None
+        self.tex = texture_map(self.m.gray, (upsampling(img, 1), upsampling(img, 0))) if self.sp.enabled else None
         self.h, self.w = self.m.gray.shape
         box = region if region is not None else (0, 0, self.w, self.h)
         x0, y0, x1, y1 = box
@@ -145,6 +145,7 @@ class _Splitter:
         self.strips: list[PxBox] = []
         self.photo_tiles: set[tuple[int, int]] = set()  # sizes of photograph-like panels met so far
         self.seam_maps: dict[int, SeamMaps] = {}  # per axis, computed when first needed
+        self.tile_cuts: dict[int, list[int]] = {0: [], 1: []}  # where tiles were cut (absolute lines)
 
     def min_extent(self, axis: int) -> float:
         full = self.h if axis == 0 else self.w
@@ -231,6 +232,13 @@ class _Splitter:
                 and all(sm.end < o.start - 3 or sm.start > o.end + 3 for o in seams)]
         seams = sorted(seams + thin, key=lambda sm: sm.start)
         grid = grid_cuts(pr, spans, seams, self.sp)
+        if grid is None and self.photo_tiles:  # the size of the photographs elsewhere in the figure
+            start = box[1] if axis == 0 else box[0]
+            aligned = tuple(a - start for a in self.tile_cuts[axis])
+            for tile in sorted({t[1 - axis] for t in self.photo_tiles}):
+                grid = grid_cuts(pr, spans, seams, self.sp, tile=tile, aligned=aligned)
+                if grid is not None:
+                    break
         if grid is None:
             # no seam anchors a grid: only letters in the same corner of every tile may confirm one
             grid = grid_cuts(pr, spans, seams, self.sp, letters=True)
@@ -257,7 +265,7 @@ class _Splitter:
         kinds, tiles = [], []
         for i, piece in enumerate(pieces):
             near = [cuts[j] for j in (i - 1, i) if 0 <= j < len(cuts)]
-            tk = tile_kind(self.m, self.tex, piece, min_ext, self.p.min_content_std) \
+            tk = tile_kind(self.m, self.tex, piece, min_ext, self.p.min_content_std, self.img) \
                 if self.tex is not None else "none"
             tiles.append(tk)
             if in_tile or any(c.kind != "gap" for c in near):
@@ -304,6 +312,8 @@ class _Splitter:
             bad += [i for i, k in enumerate(kinds) if k != "panel" and any(
                 cuts[j].black for j in (i - 1, i) if 0 <= j < len(cuts))]
             if not bad:
+                start = box[1] if axis == 0 else box[0]
+                self.tile_cuts[axis] += [start + c.start for c in cuts if c.kind != "gap"]
                 panels = [(pc, in_tile or any(cuts[j].kind != "gap" for j in (i - 1, i) if 0 <= j < len(cuts)))
                           for i, (pc, k) in enumerate(zip(pieces, kinds, strict=True)) if k == "panel"]
                 strips = [pc for pc, k in zip(pieces, kinds, strict=True) if k in ("strip", "blank")]

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .labels import corner_glyph
+from .labels import corner_glyph, ocr_corner_tokens, tesseract_available
 from .masks import Masks, PxBox
 
 PHOTO_TEXTURE = 0.55  # share of pixels whose neighbourhood varies, for a photograph-like piece...
@@ -28,16 +28,27 @@ PHOTO_MAX_PAPER = 0.4  # ...of which at most this share is white paper (dense te
 VAR_MIN = 0.3  # grey-level variance over 3x3 above which a pixel is textured
 MAP_INK = 0.02  # a map has at least this share of pixels that are not its background (black or white)...
 MAP_BACKGROUND = 0.6  # ...which covers at least this share (a flat-colour chart cell is no map)
+HEAT_SATURATION = 0.6  # a smooth picture this colourful (mean HSV saturation) is a colour-mapped heat map
 SAME_SIZE = 0.08  # a map's extent may differ this much (relative) from its photograph's
 MAX_ASPECT = 5.0  # a tile is no thinner than this (a sliver along a seam is an edge, not a tile)
 
 
-def texture_map(gray: np.ndarray) -> np.ndarray:
-    """Per pixel: whether its 3x3 neighbourhood varies at all (variance above ``VAR_MIN``): continuous tone."""
+def texture_map(gray: np.ndarray, upsampled: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """Per pixel: whether its 3x3 neighbourhood varies at all (variance above ``VAR_MIN``): continuous tone.
+
+    ``upsampled`` (along x, y): how many times a render repeated each pixel of the picture; the test is
+    made at the picture's own resolution (repeated pixels look flat)."""
+    h, w = gray.shape
     g = gray.astype(np.float32)
+    if max(upsampled) > 1.0:
+        g = cv2.resize(g, (max(3, round(w / upsampled[0])), max(3, round(h / upsampled[1]))),
+                       interpolation=cv2.INTER_AREA)
     mean = cv2.blur(g, (3, 3))
     var = cv2.blur(g * g, (3, 3)) - mean * mean
-    return var > VAR_MIN
+    tex = var > VAR_MIN
+    if tex.shape != (h, w):
+        tex = cv2.resize(tex.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return tex
 
 
 def texture(tex: np.ndarray, box: PxBox) -> float:
@@ -55,7 +66,17 @@ def map_background(m: Masks, box: PxBox) -> float:
     return float(max(white.mean(), black.mean()))
 
 
-def tile_kind(m: Masks, tex: np.ndarray, box: PxBox, min_extent: tuple[float, float], min_std: float) -> str:
+def _saturation(crop: np.ndarray) -> float:
+    """Mean HSV saturation (0-1) of the pixels that are not near-black."""
+    if crop.ndim != 3 or crop.size == 0:
+        return 0.0
+    hsv = cv2.cvtColor(np.ascontiguousarray(crop[:, :, :3]), cv2.COLOR_BGR2HSV)
+    lit = hsv[:, :, 2] > 40
+    return float(hsv[:, :, 1][lit].mean()) / 255.0 if lit.any() else 0.0
+
+
+def tile_kind(m: Masks, tex: np.ndarray, box: PxBox, min_extent: tuple[float, float], min_std: float,
+              img: np.ndarray | None = None) -> str:
     """'photo', 'map' or 'none' for a piece bounded by a seam (``min_extent``: rows, columns)."""
     x0, y0, x1, y1 = box
     h, w = y1 - y0, x1 - x0
@@ -67,7 +88,12 @@ def tile_kind(m: Masks, tex: np.ndarray, box: PxBox, min_extent: tuple[float, fl
     if texture(tex, box) >= PHOTO_TEXTURE and float(m.white[y0:y1, x0:x1].mean()) <= PHOTO_MAX_PAPER:
         return "photo"
     bg = map_background(m, box)
-    return "map" if MAP_BACKGROUND <= bg <= 1.0 - MAP_INK else "none"
+    if MAP_BACKGROUND <= bg <= 1.0 - MAP_INK:
+        return "map"  # a binary or colour-coded map on black or white
+    if img is not None and float(m.white[y0:y1, x0:x1].mean()) <= PHOTO_MAX_PAPER and \
+            _saturation(img[y0:y1, x0:x1]) >= HEAT_SATURATION:
+        return "map"  # a smooth colour-mapped picture: a heat map alone
+    return "none"
 
 
 def same_size(a: int, b: int) -> bool:
@@ -75,8 +101,16 @@ def same_size(a: int, b: int) -> bool:
 
 
 def letter_corner(img: np.ndarray, boxes: Sequence[PxBox]) -> str | None:
-    """The corner in which every box shows a letter-like mark (a grid's burned-in panel letters), if any."""
+    """The corner in which every box shows a panel letter (a grid's burned-in letters): a mark of the same
+    size in each that OCR reads as a letter, a different one in each. None without Tesseract."""
+    if not tesseract_available():
+        return None
     for corner in ("tl", "tr", "bl", "br"):
-        if all(corner_glyph(img, b, corner) for b in boxes):
+        sizes = [corner_glyph(img, b, corner) for b in boxes]
+        if not all(sizes) or max(sizes) > 1.3 * min(sizes):
+            continue
+        read = [ocr_corner_tokens(img, b, corner) for b in boxes]
+        labels = [r[0].label.lower() for r in read if r]
+        if len(labels) == len(boxes) and len(set(labels)) == len(labels):
             return corner
     return None

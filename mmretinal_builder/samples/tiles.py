@@ -157,7 +157,7 @@ def inset_figure(nprng: np.random.Generator, d: Disease, side: int, n_photos: in
     for _ in range(n_photos):
         photo = _photo(nprng, "CFP", d, side, side, nprng.random() < 0.4).copy()
         n_zoom = int(nprng.integers(1, 3))
-        zs = (side - gap * (n_zoom - 1)) // n_zoom  # the crops stacked along the photo's side
+        zs = (side - gap) // 2  # the crops stacked along the photo's side, each at most half of it
         zooms, marks = [], []
         for _k in range(n_zoom):  # crops of the clean photograph first, then the boxes that mark them
             c = int(side * nprng.uniform(0.18, 0.3))
