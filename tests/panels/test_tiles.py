@@ -19,9 +19,6 @@ from .synth import box_iou
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TILES = json.loads((DATA / "tiles" / "labels.json").read_text(encoding="utf-8"))
-# a 2x2 grid of Kermany B-scans whose white padding and dark choroid look like gutters, and whose dark
-# bottom margin is trimmed before the grid is guessed: 4 panels, but the rows are cut at the dark bands
-KNOWN_GAPS = {"grid_2x2_oct_nogutter.jpg"}
 
 
 def _retina() -> np.ndarray:
@@ -32,8 +29,6 @@ def _retina() -> np.ndarray:
 
 @pytest.mark.parametrize("entry", TILES, ids=[e["file"] for e in TILES])
 def test_labelled_tiles_are_found(entry: dict) -> None:
-    if entry["file"] in KNOWN_GAPS:
-        pytest.xfail("known gap: " + entry["note"])
     img = cv2.imread(str(DATA / "tiles" / entry["file"]))
     res = split_raster(img)
     want = [tuple(p["bbox"]) for p in entry["panels"]]
