@@ -144,7 +144,13 @@ def _uniform(m: Masks, box: PxBox, axis: int, cls: np.ndarray, fill: float) -> N
     spread, lev = line_stats(m, box, axis, idx)
     x0, y0, x1, y1 = box
     px = m.canvas_black[y0:y1, x0:x1]
-    share = px[idx, :].mean(axis=1) if axis == 0 else px[:, idx].mean(axis=0)
+    bk = m.black[y0:y1, x0:x1]
+    # of the line's black pixels, the share as flat as the canvas (a black line may end in white paper:
+    # the corner of a skewed scan)
+    if axis == 0:
+        share = px[idx, :].sum(axis=1) / np.maximum(bk[idx, :].sum(axis=1), 1)
+    else:
+        share = px[:, idx].sum(axis=0) / np.maximum(bk[:, idx].sum(axis=0), 1)
     dark = np.zeros(cls.shape, bool)
     dark[idx[lev <= c.max_level]] = True
     flat = np.zeros(cls.shape, bool)

@@ -42,6 +42,7 @@ class SeamParams:
     """Thresholds of the seam test (grey levels are of the brightest channel difference, 0-255)."""
 
     enabled: bool = True  # look for tiles that meet without a gutter at all
+    coarse: bool = False  # also at half resolution, when none shows at full (a scan's blurred seams)
     min_step: float = 18.0  # a jump smaller than this is no evidence (JPEG block edges are a few levels)
     ratio: float = 2.5  # the jump must exceed the change beside it this many times...
     margin: float = 6.0  # ...plus this many levels

@@ -214,6 +214,27 @@ class _Splitter:
                 out.append(Seam(s0, e0, 1.0, "line"))
         return out
 
+    def coarse_grid(self, box: PxBox, axis: int, gaps: list[tuple[int, int]]) -> list[Seam] | None:
+        """Seams and the grid they anchor at half resolution, in region lines: a scan's blur spreads a seam
+        over more lines than a band may span. None when there are none (or the figure is no scan)."""
+        if not self.sp.coarse or min(self.h, self.w) < 4 * self.p.min_panel_px:
+            return None
+        key = axis + 10
+        if key not in self.seam_maps:
+            half = cv2.resize(self.img, (self.w // 2, self.h // 2), interpolation=cv2.INTER_AREA)
+            self.seam_maps[key] = SeamMaps(half, axis, self.sp)
+        x0, y0, x1, y1 = box
+        pr = profile(self.seam_maps[key], (x0 // 2, y0 // 2, x1 // 2, y1 // 2), axis)
+        seams = find_seams(pr, self.seam_maps[key], self.sp)
+        if not seams:
+            return None
+        lo = (y0 if axis == 0 else x0) // 2 * 2 - (y0 if axis == 0 else x0)  # half-res origin, region lines
+        half_gaps = [((a - lo) // 2, (b - lo + 1) // 2) for a, b in gaps]
+        grid = grid_cuts(pr, half_gaps, seams, self.sp) or [*((Seam(a, b, 1.0, "gap")) for a, b in half_gaps),
+                                                             *seams]
+        return sorted((Seam(max(0, 2 * sm.start + lo), max(0, 2 * sm.end + lo), sm.strength, sm.kind)
+                       for sm in grid), key=lambda sm: sm.start)
+
     def cuts(self, box: PxBox, axis: int) -> list[_Cut]:
         """Gutters, seams between tiles that meet without one, and the cuts a row of equal tiles predicts
         (:mod:`.seams`); a grid that nothing else anchors needs a letter in the same corner of every tile.
@@ -228,6 +249,11 @@ class _Splitter:
         pr = profile(self.seam_maps[axis], box, axis)
         spans = [(c.start, c.end) for c in gaps]
         seams = find_seams(pr, self.seam_maps[axis], self.sp)
+        if not seams and (coarse := self.coarse_grid(box, axis, [(c.start, c.end) for c in gaps])):
+            black = {(c.start, c.end): c.black for c in gaps}
+            kind = {"gap": "gap", "grid": "grid"}
+            return [_Cut(sm.start, sm.end, black=black.get((sm.start, sm.end), False),
+                         kind=kind.get(sm.kind, "seam")) for sm in coarse]
         thin = [sm for sm in self.thin_gaps(box, axis) if all(sm.end < a - 3 or sm.start > b + 3 for a, b in spans)
                 and all(sm.end < o.start - 3 or sm.start > o.end + 3 for o in seams)]
         seams = sorted(seams + thin, key=lambda sm: sm.start)
@@ -382,6 +408,8 @@ def split_raster(img: np.ndarray, params: SplitParams | None = None, region: PxB
     the rotated boxes).
     """
     p = params or SplitParams()
+    if p.max_skew_deg > 0 and seams is None:  # a scanned figure: its seams may be blurred
+        seams = SeamParams(coarse=True)
     s = _Splitter(img, p, region, seams)
     box = region if region is not None else (0, 0, s.w, s.h)
     x0, y0, x1, y1 = box
