@@ -35,7 +35,7 @@ from .masks import (
     measure_canvas,
 )
 from .seams import Seam, SeamMaps, SeamParams, find_seams, grid_cuts, profile, upsampling
-from .tiles import letter_corner, same_size, texture_map, tile_kind
+from .tiles import letter_corner, same_size, texture, texture_map, tile_kind
 
 __all__ = ["PxBox", "SplitParams", "SplitResult", "reading_order", "split_raster"]
 
@@ -124,6 +124,7 @@ class _Cut:
 
 
 _CUT_RANK = {"grid": 0, "seam": 1, "gap": 2}  # which cut goes first when a piece must merge back
+MIN_REGION_TEXTURE = 0.2  # below this share of textured pixels a region holds no photograph: no seams looked for
 
 
 class _Splitter:
@@ -244,6 +245,8 @@ class _Splitter:
         across = box[2] - box[0] if axis == 0 else box[3] - box[1]
         if not self.sp.enabled or extent < 2 * self.min_extent(axis) or across < self.min_extent(1 - axis):
             return gaps
+        if self.tex is not None and texture(self.tex, box) < MIN_REGION_TEXTURE:
+            return gaps  # flat graphics (a chart, a diagram, a map without its photograph): no tiles to find
         if axis not in self.seam_maps:
             self.seam_maps[axis] = SeamMaps(self.img, axis, self.sp)
         pr = profile(self.seam_maps[axis], box, axis)
