@@ -57,6 +57,7 @@ class SeamParams:
     min_line_cover: float = 0.2  # ...and it stands out from both sides in this share of it
     min_support: float = 0.02  # a predicted cut: hits minus contradictions, share of the lines across...
     max_contra: float = 0.05  # ...and at most this share of lines carrying the picture smoothly across
+    max_aligned_contra: float = 0.35  # a cut that lines up with the neighbouring row's: the most contradiction
     min_unanchored_support: float = 0.2  # the same for a grid that no gutter or seam anchors (letters do)
     max_unanchored_contra: float = 0.12
 
@@ -393,7 +394,7 @@ def grid_cuts(pr: Profile, gaps: list[tuple[int, int]], seams: list[Seam], p: Se
     boundary from further away; else None. With ``tile`` (the size of tiles found elsewhere in the figure: a
     row of maps under a row of photographs) only that many tiles edge to edge are tried, and a boundary
     nothing contradicts needs no support of its own; one where a neighbouring row (column) of the same
-    grid was cut (``aligned``, region-relative) needs nothing at all.
+    grid was cut (``aligned``, region-relative) only needs the picture not to plainly go on across it.
     """
     L = pr.length
     steps = [sm for sm in seams if sm.kind != "line"]
@@ -439,7 +440,9 @@ def grid_cuts(pr: Profile, gaps: list[tuple[int, int]], seams: list[Seam], p: Se
                     out.append(at_seam[k])  # type: ignore[union-attr]
                     continue
                 covered = any(s0 - reach <= b <= e0 + reach for s0, e0 in gaps)
-                lined = [a for a in aligned if abs(a - b) <= tol] if tile is not None else []
+                # a cut of the neighbouring row here: fine unless the picture plainly goes on across
+                lined = [a for a in aligned if abs(a - b) <= tol and 0 <= int(a) < L
+                         and pr.contra[int(a)] <= p.max_aligned_contra] if tile is not None else []
                 cut = Seam(int(round(b)), int(round(b)), 1.0, "grid") if covered else \
                     Seam(int(round(lined[0])), int(round(lined[0])), 1.0, "grid") if lined else \
                     predicted_cut(pr, b, tol, strict)

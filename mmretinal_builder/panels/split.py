@@ -264,7 +264,8 @@ class _Splitter:
         if grid is None and self.photo_tiles:  # the size of the photographs elsewhere in the figure
             start = box[1] if axis == 0 else box[0]
             aligned = tuple(a - start for a in self.tile_cuts[axis])
-            for tile in sorted({t[1 - axis] for t in self.photo_tiles}):
+            # tiles of that size: the region is as deep as they are across the cut (t = (width, height))
+            for tile in sorted({t[1 - axis] for t in self.photo_tiles if same_size(t[axis], across)}):
                 grid = grid_cuts(pr, spans, seams, self.sp, tile=tile, aligned=aligned)
                 if grid is not None:
                     break

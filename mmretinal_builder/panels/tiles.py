@@ -23,12 +23,12 @@ import numpy as np
 from .labels import corner_glyph, ocr_corner_tokens, tesseract_available
 from .masks import Masks, PxBox
 
-PHOTO_TEXTURE = 0.55  # share of pixels whose neighbourhood varies, for a photograph-like piece...
+PHOTO_TEXTURE = 0.5  # share of pixels whose neighbourhood varies, for a photograph-like piece...
 PHOTO_MAX_PAPER = 0.4  # ...of which at most this share is white paper (dense text and tables vary too)
 VAR_MIN = 0.3  # grey-level variance over 3x3 above which a pixel is textured
 MAP_INK = 0.02  # a map has at least this share of pixels that are not its background (black or white)...
 MAP_BACKGROUND = 0.6  # ...which covers at least this share (a flat-colour chart cell is no map)
-HEAT_SATURATION = 0.6  # a smooth picture this colourful (mean HSV saturation) is a colour-mapped heat map
+HEAT_SATURATION = 0.5  # a smooth picture this colourful (mean HSV saturation) is a colour-mapped heat map
 SAME_SIZE = 0.08  # a map's extent may differ this much (relative) from its photograph's
 MAX_ASPECT = 5.0  # a tile is no thinner than this (a sliver along a seam is an edge, not a tile)
 
