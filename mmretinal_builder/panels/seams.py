@@ -52,6 +52,7 @@ class SeamParams:
     one_way: float = 0.9
     min_quarters: int = 3  # hits in at least this many quarters of the seam's length
     max_seam_contra: float = 0.12  # share of lines in which the picture goes on smoothly across the seam
+    max_neighbour_cover: float = 0.4  # positions 4-14 lines away may reach this share of the seam's cover
     line_flat: float = 10.0  # a thin line's pixels stay within this of its local colour (contrast test)
     line_std: float = 2.5  # a thin line's grey level varies at most this much (std) along its length...
     min_line_cover: float = 0.2  # ...and it stands out from both sides in this share of it
@@ -346,6 +347,21 @@ def find_seams(pr: Profile, maps: SeamMaps, p: SeamParams = SeamParams(), edge: 
     cover = np.where(pr.step_polarity >= p.one_way, p.min_cover_one_way, p.min_cover)
     step_ok = inner & (pr.step_strength >= p.strong) & (pr.step_cover >= cover) & \
         (pr.step_quarters >= p.min_quarters) & (pr.step_contra <= p.max_seam_contra)
+    # a seam stands alone: speckle or texture that steps everywhere scores nearby too, and the block edges of
+    # an enlarged JPEG repeat at one spacing on both sides (8 px times the enlargement)
+    c = pr.step_cover
+    for x in np.flatnonzero(step_ok):
+        near = np.r_[c[max(0, x - 14):max(0, x - 3)], c[x + 4:x + 15]]
+        if near.size and float(np.median(near)) > p.max_neighbour_cover * c[x]:
+            step_ok[x] = False
+            continue
+        def at(y: int) -> float:  # the lattice of an enlarged JPEG's blocks falls a line either way
+            return float(c[max(0, y - 1):y + 2].max()) if 0 <= y < L else 0.0
+
+        for d in range(6, min(41, x, L - x)):
+            if min(at(x - d), at(x + d)) >= 0.5 * c[x] and max(at(x - 2 * d), at(x + 2 * d)) >= 0.3 * c[x]:
+                step_ok[x] = False
+                break
     # a thin line: one grey level along its whole length, standing out from both sides
     line_ok = inner & (pr.line_std <= p.line_std) & (pr.line_cover >= p.min_line_cover)
     score = np.where(step_ok, pr.step_strength * pr.step_cover, 0.0)

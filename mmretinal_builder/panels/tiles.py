@@ -24,7 +24,8 @@ from .labels import corner_glyph, ocr_corner_tokens, tesseract_available
 from .masks import Masks, PxBox
 
 PHOTO_TEXTURE = 0.5  # share of pixels whose neighbourhood varies, for a photograph-like piece...
-PHOTO_MAX_PAPER = 0.4  # ...of which at most this share is white paper (dense text and tables vary too)
+PHOTO_MAX_PAPER = 0.4  # ...of which at most this share is white paper (dense text and tables vary too)...
+PHOTO_MAX_CANVAS = 0.7  # ...and at most this share black or white (a map's JPEG ringing varies too)
 VAR_MIN = 0.3  # grey-level variance over 3x3 above which a pixel is textured
 MAP_INK = 0.02  # a map has at least this share of pixels that are not its background (black or white)...
 MAP_BACKGROUND = 0.6  # ...which covers at least this share (a flat-colour chart cell is no map)
@@ -85,7 +86,8 @@ def tile_kind(m: Masks, tex: np.ndarray, box: PxBox, min_extent: tuple[float, fl
     g = m.gray[y0:y1, x0:x1]
     if g.size == 0 or float(g.std()) < min_std:
         return "none"
-    if texture(tex, box) >= PHOTO_TEXTURE and float(m.white[y0:y1, x0:x1].mean()) <= PHOTO_MAX_PAPER:
+    if texture(tex, box) >= PHOTO_TEXTURE and float(m.white[y0:y1, x0:x1].mean()) <= PHOTO_MAX_PAPER \
+            and map_background(m, box) <= PHOTO_MAX_CANVAS:
         return "photo"
     bg = map_background(m, box)
     if MAP_BACKGROUND <= bg <= 1.0 - MAP_INK:
