@@ -43,10 +43,44 @@ def estimate_skew(img: np.ndarray, p: SplitParams) -> float:
     return round(float(np.mean([a for sc, a in fine if sc == top])), 2)
 
 
+def edge_skew(img: np.ndarray, max_deg: float) -> float:
+    """The rotation (degrees, within ``max_deg``) that makes the long straight edges of ``img`` upright: tile
+    seams and photograph frames of a scanned page, where no background line crosses the whole figure. 0
+    when fewer than two long edges agree."""
+    g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    h, w = g.shape
+    scale = min(1.0, 800.0 / max(h, w))
+    if scale < 1.0:
+        g = cv2.resize(g, (max(8, int(w * scale)), max(8, int(h * scale))), interpolation=cv2.INTER_AREA)
+    edges = cv2.Canny(cv2.GaussianBlur(g, (3, 3), 0), 40, 120)
+    min_len = int(0.35 * min(g.shape))
+    lines = cv2.HoughLinesP(edges, 1, np.pi / 720, threshold=max(20, min_len // 2), minLineLength=min_len,
+                            maxLineGap=max(3, min_len // 20))
+    if lines is None:
+        return 0.0
+    angles, weights = [], []
+    for x0, y0, x1, y1 in lines[:, 0]:
+        dx, dy = float(x1 - x0), float(y1 - y0)
+        a = np.degrees(np.arctan2(dy, dx))
+        off = ((a + 45) % 90) - 45  # deviation from the nearest axis
+        if abs(off) <= max_deg:
+            angles.append(off)
+            weights.append(np.hypot(dx, dy))
+    if len(angles) < 2:
+        return 0.0
+    order = np.argsort(angles)
+    cum = np.cumsum(np.asarray(weights)[order])
+    median = float(np.asarray(angles)[order][np.searchsorted(cum, cum[-1] / 2)])
+    agree = sum(wt for a, wt in zip(angles, weights, strict=True) if abs(a - median) <= 0.3)
+    if agree < 0.5 * sum(weights) or abs(median) < 0.3:
+        return 0.0
+    return round(median, 2)  # the image's edges lean this way in image coordinates (y down)
+
+
 def hull_back(box: PxBox, inv: np.ndarray, w: int, h: int, off: tuple[int, int]) -> PxBox:
     """A box of the deskewed image mapped back: the axis-aligned hull of its rotated corners."""
     pts = np.array([[box[0], box[1]], [box[2], box[1]], [box[0], box[3]], [box[2], box[3]]], np.float64)
     back = pts @ inv[:, :2].T + inv[:, 2]
-    x0, y0 = np.floor(back.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(back.max(axis=0)).astype(int)
+    x0, y0 = (int(v) for v in np.floor(back.min(axis=0)))
+    x1, y1 = (int(v) for v in np.ceil(back.max(axis=0)))
     return (off[0] + max(0, x0), off[1] + max(0, y0), off[0] + min(w, x1), off[1] + min(h, y1))

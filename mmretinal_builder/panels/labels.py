@@ -331,14 +331,27 @@ def _glyph_mask(crop: np.ndarray) -> np.ndarray | None:
     return best[1] if best is not None else None
 
 
-def ocr_corner_tokens(img: np.ndarray, panel: Sequence[int], corner: str, lang: str = "eng",
-                      frac: float = 0.22, min_conf: float = 40.0, allowed: str = _WHITELIST) -> list[LabelToken]:
-    """A label burned into one corner (``'tl'``, ``'tr'``, ``'bl'``, ``'br'``) of ``panel``."""
+def _corner(panel: Sequence[int], corner: str, frac: float) -> tuple[int, int, int]:
+    """Top-left corner and side of the square crop in ``corner`` of ``panel`` where a label would sit."""
     x0, y0, x1, y1 = (int(v) for v in panel)
     w, h = x1 - x0, y1 - y0
     side = int(max(16, min(frac * min(w, h), 0.5 * min(w, h))))
-    cx0 = x0 if corner[1] == "l" else x1 - side
-    cy0 = y0 if corner[0] == "t" else y1 - side
+    return (x0 if corner[1] == "l" else x1 - side), (y0 if corner[0] == "t" else y1 - side), side
+
+
+def corner_glyph(img: np.ndarray, panel: Sequence[int], corner: str, frac: float = 0.22) -> int:
+    """The height (pixels) of a letter-like mark in ``corner`` of ``panel``, 0 when there is none (no OCR:
+    the glyph test alone)."""
+    cx0, cy0, side = _corner(panel, corner, frac)
+    crop = img[max(0, cy0):cy0 + side, max(0, cx0):cx0 + side]
+    glyph = _glyph_mask(crop) if crop.size > 0 else None
+    return 0 if glyph is None else int(glyph.shape[0])
+
+
+def ocr_corner_tokens(img: np.ndarray, panel: Sequence[int], corner: str, lang: str = "eng",
+                      frac: float = 0.22, min_conf: float = 40.0, allowed: str = _WHITELIST) -> list[LabelToken]:
+    """A label burned into one corner (``'tl'``, ``'tr'``, ``'bl'``, ``'br'``) of ``panel``."""
+    cx0, cy0, side = _corner(panel, corner, frac)
     crop = img[cy0:cy0 + side, cx0:cx0 + side]
     glyph = _glyph_mask(crop) if crop.size else None
     if glyph is None:

@@ -37,6 +37,8 @@ class SplitParams:
     min_content_std: float = 8.0  # grey-level standard deviation below which a piece is blank
     min_ink: float = 0.02  # below this share of non-background pixels a piece is blank
     min_panel_ink: float = 0.15  # a photo is mostly neither white nor black; a row of text or a legend is not
+    legend_frac: float = 0.2  # a piece this thin next to its neighbour...
+    legend_paper: float = 0.5  # ...and mostly paper is a row of text (a scanned legend's noise looks inky)
     max_skew_deg: float = 0.0  # scanned figures: also split deskewed within this angle (0: never)
     flat_spread: float = 4.0  # a black background line's grey-level spread, above the canvas's own
     flat_level: float = 10.0  # ...and its median grey level at most this above the canvas's black
@@ -142,7 +144,13 @@ def _uniform(m: Masks, box: PxBox, axis: int, cls: np.ndarray, fill: float) -> N
     spread, lev = line_stats(m, box, axis, idx)
     x0, y0, x1, y1 = box
     px = m.canvas_black[y0:y1, x0:x1]
-    share = px[idx, :].mean(axis=1) if axis == 0 else px[:, idx].mean(axis=0)
+    bk = m.black[y0:y1, x0:x1]
+    # of the line's black pixels, the share as flat as the canvas (a black line may end in white paper:
+    # the corner of a skewed scan)
+    if axis == 0:
+        share = px[idx, :].sum(axis=1) / np.maximum(bk[idx, :].sum(axis=1), 1)
+    else:
+        share = px[:, idx].sum(axis=0) / np.maximum(bk[:, idx].sum(axis=0), 1)
     dark = np.zeros(cls.shape, bool)
     dark[idx[lev <= c.max_level]] = True
     flat = np.zeros(cls.shape, bool)

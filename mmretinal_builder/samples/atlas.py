@@ -107,12 +107,13 @@ BOOKS: tuple[BookDef, ...] = (
 # share of each figure kind in a book (the rest of the plan fixes minimums)
 KIND_WEIGHTS = {
     "raster-cfp": 16, "raster-ffa": 8, "raster-oct": 7, "raster-retina": 4, "compound-separate": 20,
-    "compound-single": 18, "vector-bar": 3, "vector-line": 3, "vector-eye": 3, "vector-flow": 2,
-    "borderline-flow": 2, "neg-device": 2, "neg-external": 2, "neg-rchart": 2,
+    "compound-single": 14, "compound-tiles": 10, "compound-inset": 4, "vector-bar": 3, "vector-line": 3,
+    "vector-eye": 3, "vector-flow": 2, "borderline-flow": 2, "neg-device": 2, "neg-external": 2, "neg-rchart": 2,
 }
 # every book of n figures holds the first n-2 of these (negatives early, so even small books have some)
-MINIMUM = ("raster-cfp", "compound-separate", "compound-single", "vector-bar", "raster-oct", "raster-ffa",
-           "neg-device", "vector-eye", "borderline-flow", "raster-retina", "compound-single", "compound-separate")
+MINIMUM = ("raster-cfp", "compound-separate", "compound-single", "vector-bar", "compound-tiles", "raster-oct",
+           "raster-ffa", "neg-device", "borderline-flow", "compound-inset", "vector-eye", "raster-retina",
+           "compound-single", "compound-tiles", "compound-separate")
 
 
 def _kinds(n: int, rng: random.Random) -> list[str]:

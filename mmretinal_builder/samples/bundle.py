@@ -36,6 +36,16 @@ hyphens joined, no space between Chinese lines), `caption_bbox`, `caption_page`,
 panel label plus that panel's own segment). Each document also lists its `tables` (not figures) and its
 `variant` (born-digital, scanned).
 
+Figure `kind`s: `raster` (one picture), `vector`, `compound-separate` (one embedded image per panel),
+`compound-single` (one raster, panels apart with white or black gutters), `compound-tiles` (one raster, tiles edge to
+edge or 1-2 px apart: a photograph with maps made from it, photographs over their maps, a grid of photographs, OCT
+B-scans beside their layer maps) and `compound-inset` (photographs with magnified crops of a boxed area beside them;
+a crop is part of its photograph's panel, so one photograph with its crops is a one-panel figure). Each entry of
+`panel_boxes` also says what the panel shows, `content`: `photograph`, `vessel-map`, `lesion-map`, `heatmap` or
+`layer-map`, and `retinal`: `yes` for photographs (their `modality` is CFP, FFA or OCT), `no` for maps made from
+one (their `modality` is `other`). The figure's own `retinal` stays `yes` when any panel is a photograph. All new
+keys are additions: a reader of the PALM format ignores them.
+
 Regenerate (deterministic, same bytes every run):
 
     python -m mmretinal_builder.samples.bundle

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import fundus, negatives
+from . import fundus, negatives, tiles
 from .captions import HEAD_STYLES, HeadStyle, LabelStyle, compound_caption, other_caption, single_caption
 from .layout import FigureSpec, PanelImage
 from .panels import burn_letter, composite, encode
 from .vocab import DISEASES, Disease
 
 FIGURE_KINDS = ("raster-cfp", "raster-ffa", "raster-oct", "raster-retina", "compound-separate", "compound-single",
-                "vector-bar", "vector-line", "vector-eye", "vector-flow", "borderline-flow", "neg-device",
-                "neg-external", "neg-rchart")
+                "compound-tiles", "compound-inset", "vector-bar", "vector-line", "vector-eye", "vector-flow",
+                "borderline-flow", "neg-device", "neg-external", "neg-rchart")
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,8 @@ def make_figure(index: int, kind: str, label_style: LabelStyle, number: str, d: 
         return FigureSpec(index, cap, "raster", "yes", mod, "", [_panel(img, mod, opts, nprng)], note=note)
     if kind in ("compound-separate", "compound-single"):
         return _compound(index, kind, label_style, number, d, rng, nprng, opts)
+    if kind in ("compound-tiles", "compound-inset"):
+        return _tiles(index, kind, label_style, number, d, rng, nprng, opts)
     if kind.startswith("vector-") or kind == "borderline-flow":
         what = {"vector-bar": "bar", "vector-line": "line", "vector-eye": "eye", "vector-flow": "flow",
                 "borderline-flow": "flow-thumbs"}[kind]
@@ -191,3 +193,36 @@ def _compound(index: int, kind: str, label_style: LabelStyle, number: str, d: Di
     panels = [_panel(im, m, opts, nprng) for im, m in zip(imgs, mods, strict=True)]
     return FigureSpec(index, cap, "compound-separate", "yes", modality, note, panels, rows, letters, letter_text,
                       mods, [], style, note=f"story: {story}")
+
+
+def _tiles(index: int, kind: str, label_style: LabelStyle, number: str, d: Disease, rng: random.Random,
+           nprng: np.random.Generator, opts: ImageOptions) -> FigureSpec:
+    """One raster of tiles with no or thin gutters (photographs and maps made from them), or photographs with
+    magnified crops beside them (:mod:`.tiles`)."""
+    side = int(nprng.integers(opts.min_px, max(opts.min_px, int(opts.max_px * 0.45)) + 1))
+    if kind == "compound-tiles":
+        story = tiles.STORIES[int(nprng.integers(0, len(tiles.STORIES)))]
+        img, boxes, panels, note = tiles.tile_figure(nprng, d, side, story)
+    else:
+        story = "insets"
+        img, boxes, panels, note = tiles.inset_figure(nprng, d, side, int(nprng.integers(1, 3)))
+    head = tiles.head_style(label_style.lang, rng)
+    cap = tiles.tile_caption(label_style, number, d, panels, rng, head, zoom=kind == "compound-inset")
+    n = len(panels)
+    letters = [chr(97 + i) for i in range(n)] if n > 1 else []
+    letter_text = _letter_texts(head, letters, rng) if n > 1 else []
+    one_row = len({b[1] for b in boxes}) == 1
+    style = "none" if n == 1 else rng.choices(["burned", "pdf-inside", "pdf-below"], [0.6, 0.25, 0.15 if one_row else 0])[0]
+    if style == "burned":
+        tiles.burn_letters(img, boxes, letter_text, on_white=rng.random() < 0.3)
+    where = {"none": "no letters", "burned": "letters burned into the tiles",
+             "pdf-inside": "letters are PDF text over the tiles", "pdf-below": "letters are PDF text below"}[style]
+    uniq = sorted({p.modality for p in panels if p.content == "photograph"})
+    modality = uniq[0] if len(uniq) == 1 else f"mixed ({', '.join(uniq)})"
+    fmt = "jpg"
+    pi = PanelImage(encode(img, fmt, opts.jpeg_quality), img.shape[1], img.shape[0], fmt, modality)
+    contents = ", ".join(sorted({p.content for p in panels}))
+    return FigureSpec(index, cap, kind, "yes", modality, f"{note}; {where}", [pi], [], letters, letter_text,
+                      [p.panel_modality for p in panels] if n > 1 else [], list(boxes) if n > 1 else [], style,
+                      note=f"story: {story}; shows: {contents}",
+                      panel_contents=[p.content for p in panels] if n > 1 else [])

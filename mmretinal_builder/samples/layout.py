@@ -96,7 +96,7 @@ class FigureSpec:
 
     index: int
     caption: Caption
-    kind: str  # raster | compound-separate | compound-single | vector
+    kind: str  # raster | compound-separate | compound-single | compound-tiles | compound-inset | vector
     retinal: str  # yes | no | borderline
     modality: str
     panel_note: str
@@ -117,10 +117,14 @@ class FigureSpec:
     seed: int = 0
     thumbs: int = 0  # borderline diagrams: small retinal thumbnails inside a vector figure
     note: str = ""
+    panel_contents: list[str] = field(default_factory=list)  # per panel: photograph, vessel-map, ... (maps.py)
 
     @property
     def n_panels(self) -> int:
         return self.thumbs or max(1, len(self.letters))
+
+
+ONE_RASTER = ("raster", "compound-single", "compound-tiles", "compound-inset")  # kinds drawn as one image
 
 
 @dataclass
@@ -260,13 +264,13 @@ class Composer:
                 y += rh + gap_v
             h = y - gap_v + (BELOW_BAND if spec.letter_style == "pdf-below" else 0)
             return ContentLayout(w, h, images, panels, letters)
-        if spec.kind in ("raster", "compound-single"):
+        if spec.kind in ONE_RASTER:
             img = spec.images[0]
             ih = w / img.aspect
             r = (0.0, 0.0, w, ih)
             panels = []
             letters = []
-            if spec.kind == "compound-single":
+            if spec.kind != "raster":
                 sx = w / img.width
                 for i, pb in enumerate(spec.composite_boxes):
                     pr = (pb[0] * sx, pb[1] * sx, pb[2] * sx, pb[3] * sx)
@@ -341,10 +345,12 @@ class Composer:
             "caption_page": None,
             "kind": spec.kind,
         }
-        if spec.kind in ("compound-separate", "compound-single"):
+        if spec.kind.startswith("compound-") and spec.letters:
+            contents = spec.panel_contents or ["photograph"] * len(spec.letters)
             rec["panel_boxes"] = [
                 {"label": spec.letters[i], "bbox": self.frac(panels[i]),
-                 "caption": spec.caption.panel_caption(spec.letters[i]), "modality": spec.panel_modalities[i]}
+                 "caption": spec.caption.panel_caption(spec.letters[i]), "modality": spec.panel_modalities[i],
+                 "content": contents[i], "retinal": "yes" if contents[i] == "photograph" else "no"}
                 for i in range(len(spec.letters))
             ]
         rec["note"] = spec.note

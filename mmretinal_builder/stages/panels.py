@@ -1,7 +1,9 @@
 """Stage ``panels``: split compound figures into panels, name them and give each its sub-caption.
 
 Per figure: panel boxes come from the figure's separate embedded images (``Figure.parts``) and from
-gutter splitting of the raster (:mod:`mmretinal_builder.panels.split`); panel letters from the PDF text
+splitting the raster at gutters and at seams between tiles that meet without one
+(:mod:`mmretinal_builder.panels.split`, :mod:`~mmretinal_builder.panels.seams`); a zoomed crop beside a
+panel is part of it (:mod:`~mmretinal_builder.panels.insets`); panel letters from the PDF text
 near the panels, else OCR of letters burned into the raster; sub-captions from
 :mod:`mmretinal_builder.panels.subcaptions`, bound by label, else by reading order. A figure that is one
 picture keeps ``panels == []``. Nothing is dropped: a figure whose image cannot be read is kept as it
@@ -28,6 +30,7 @@ from pydantic import Field
 
 from .. import geometry
 from ..panels.assign import assign_subcaptions
+from ..panels.insets import merge_zooms
 from ..panels.labels import (
     assign_labels,
     increasing_subset,
@@ -90,9 +93,15 @@ class PanelStage(Stage):
     name: ClassVar[str] = "panels"
     scope: ClassVar = "book"
     Params: ClassVar[type[PanelParams]] = PanelParams
-    version: ClassVar[str] = "2"  # 2: black gutters are flat canvas black; dark picture content stays in panels
+    # 2: black gutters are flat canvas black; dark picture content stays in panels
+    # 3: tiles meeting without a gutter (seams, equal-tile grids), maps beside photographs, zoomed crops merged
+    version: ClassVar[str] = "3"
 
     params: PanelParams
+
+    def __init__(self, params: PanelParams | None = None) -> None:
+        super().__init__(params)
+        self._zooms = 0  # zoomed crops merged into their panel, for the figure being split
 
     def run(self, items: list[Figure], ctx: Context) -> list[Figure]:
         wanted = {fig.page for fig in items}
@@ -119,7 +128,10 @@ class PanelStage(Stage):
             ctx.count("panels:unreadable-image")
             return fig
         frame = self._frame(fig, img, page)
+        self._zooms = 0
         boxes, strips = self._panel_boxes(fig, img, frame)
+        if self._zooms:
+            ctx.count("panels:zoom-merged", self._zooms)
         if len(boxes) < 2:
             ctx.count("panels:single")
             return fig.model_copy(update={"panels": []})
@@ -213,6 +225,8 @@ class PanelStage(Stage):
                 boxes.append(r)  # a blank-looking part is still a separate image
             boxes.extend(res.panels)
             strips.extend(res.strips)
+        if len(regions) > 1:  # a zoomed crop embedded as an image of its own is part of its panel too
+            boxes, self._zooms = merge_zooms(img, boxes)
         return boxes, strips
 
     def _labels(self, fig: Figure, img: np.ndarray, page: PageView | None, boxes: list[PxBox], page_boxes: list[list[float]],

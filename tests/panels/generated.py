@@ -1,5 +1,9 @@
-"""Figure records for generated sample books, cut with the ground-truth boxes (an ideal extract stage), so
-the panel stage can be scored on its own: ``python -m tests.panels.generated OUT_DIR`` prints the scores."""
+"""Figure records cut with the ground-truth boxes (an ideal extract stage), so the panel stage can be scored
+on its own, on generated sample books or on any PDF with a PALM-format ground truth:
+
+    python -m tests.panels.generated SAMPLE_DIR RUN_DIR            # SAMPLE_DIR/ground_truth.json
+    python -m tests.panels.generated --gt GT.json --pdfs DIR RUN_DIR
+"""
 
 from __future__ import annotations
 
@@ -25,8 +29,8 @@ def figures_from_ground_truth(pdf: Path, doc_gt: dict[str, Any], run_dir: Path, 
     parts = the images inside it."""
     store = ImageStore(run_dir)
     out = []
-    layer = "none" if doc_gt.get("variant") == "scanned" else "broken" if doc_gt.get("variant") == "broken-text" \
-        else "ok"
+    variant = doc_gt.get("variant") or ("scanned" if "no text layer" in str(doc_gt.get("layout", "")) else None)
+    layer = "none" if variant == "scanned" else "broken" if variant == "broken-text" else "ok"
     with pymupdf.open(pdf) as doc:
         for f in doc_gt["figures"]:
             if f.get("retinal") != "yes":
@@ -51,9 +55,10 @@ def figures_from_ground_truth(pdf: Path, doc_gt: dict[str, Any], run_dir: Path, 
     return out
 
 
-def score_generated(sample_dir: Path, run_dir: Path) -> dict[str, Any]:
-    """Run the panel stage over every book of a sample set and score it with :func:`evaluate_panels`."""
-    gt_path = sample_dir / "ground_truth.json"
+def score_generated(sample_dir: Path, run_dir: Path, gt_path: Path | None = None) -> dict[str, Any]:
+    """Run the panel stage over every book of a ground truth (default ``sample_dir/ground_truth.json``; the
+    PDFs are ``sample_dir/<id>``) and score it with :func:`evaluate_panels`."""
+    gt_path = gt_path or sample_dir / "ground_truth.json"
     docs = json.loads(gt_path.read_text(encoding="utf-8"))
     figures: list[Figure] = []
     for d in docs:
@@ -66,7 +71,11 @@ def score_generated(sample_dir: Path, run_dir: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    res = score_generated(Path(sys.argv[1]), Path(sys.argv[2]))
+    args = sys.argv[1:]
+    if args and args[0] == "--gt":
+        res = score_generated(Path(args[3]), Path(args[4]), gt_path=Path(args[1]))
+    else:
+        res = score_generated(Path(args[0]), Path(args[1]))
     failures = res.pop("failures")
     print(json.dumps(res, indent=1))
     for f in failures:

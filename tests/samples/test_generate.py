@@ -14,7 +14,7 @@ from mmretinal_builder.samples.generate import default_books, write_books
 
 from .conftest import SET_ARGS
 
-KINDS = {"raster", "vector", "compound-separate", "compound-single"}
+KINDS = {"raster", "vector", "compound-separate", "compound-single", "compound-tiles", "compound-inset"}
 POSITIONS = {"below", "above", "left", "right", "next-page"}
 FIGURE_KEYS = {"label", "page", "bbox", "panels", "panel_note", "modality", "retinal", "caption", "caption_bbox",
                "caption_page", "caption_position", "kind", "note"}
@@ -83,14 +83,20 @@ def test_ground_truth_structure(sample_set: tuple[Path, list[dict[str, Any]]]) -
             assert f["caption_page"] == expected_page, (d["id"], f["label"])
             assert 1 <= f["page"] <= d["pages"]
             assert f["caption"] == " ".join(f["caption"].split()) and f["caption"].startswith(f["label"])
-            if f["kind"].startswith("compound"):
+            if f["kind"].startswith("compound") and f["panels"] >= 2:
                 pbs = f["panel_boxes"]
                 assert len(pbs) == f["panels"] >= 2
                 assert [p["label"] for p in pbs] == [chr(97 + i) for i in range(len(pbs))]
                 for p in pbs:
                     assert _inside(p["bbox"], f["bbox"]), (d["id"], f["label"], p["label"])
                     assert p["caption"].startswith(f["label"]) and len(p["caption"]) <= len(f["caption"])
-                    assert p["modality"] in {"CFP", "FFA", "OCT"}
+                    # a photograph is retinal and has its modality; a map made from one is neither
+                    assert (p["content"], p["retinal"]) in {("photograph", "yes"), ("vessel-map", "no"),
+                                                            ("lesion-map", "no"), ("heatmap", "no"),
+                                                            ("layer-map", "no")}, p
+                    assert p["modality"] in ({"CFP", "FFA", "OCT"} if p["retinal"] == "yes" else {"other"})
+            elif f["kind"] == "compound-inset":  # one photograph with its magnified crops: one panel
+                assert f["panels"] == 1 and "panel_boxes" not in f
             else:
                 assert "panel_boxes" not in f
         for t in d["tables"]:
