@@ -231,18 +231,6 @@ def load_into(module: nn.Module, path: Path) -> None:
         raise CheckpointError(f"{path}: does not match the model ({str(e).splitlines()[0]} ...)") from e
 
 
-def build_model(ckpt: Path) -> Any:
-    """The KeepFIT model saved in checkpoint directory ``ckpt`` (CPU, train mode); use
-    :func:`keepfit.hub.load_model` to load any model from disk."""
-    from .model import KeepFIT, ModelConfig
-
-    meta = read_meta(ckpt)
-    cfg = ModelConfig.from_dict(meta["model_config"], str(ckpt / META_FILE))
-    model = KeepFIT.from_config(cfg, load_pretrained=False)
-    load_into(model, ckpt / MODEL_FILE)
-    return model
-
-
 def export_final(path: Path, model: nn.Module, meta: dict[str, Any], step: int) -> None:
     """OUT/final: model.safetensors + meta.json of the finished run (a checkpoint without optimizer state),
     written to a temporary directory and renamed into place."""

@@ -322,7 +322,7 @@ class KeepFIT(nn.Module):
         text, tokenizer = build_text_tower(cfg, load_pretrained)
         model = cls(cfg, vision, vision_dim, text, tokenizer)
         if load_pretrained and cfg.init_from:
-            from .hub import init_weights
+            from .weights import init_weights
 
             init_weights(model, cfg.init_from)
         return model

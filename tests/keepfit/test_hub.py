@@ -11,7 +11,7 @@ from torch import nn
 from transformers import BertConfig, BertModel
 from typer.testing import CliRunner
 
-from keepfit import hub
+from keepfit import hub, weights
 from keepfit.errors import CheckpointError
 from keepfit.model import TINY_BERT, KeepFIT, ModelConfig, tiny_vocab
 
@@ -323,7 +323,7 @@ def _as_reference_layout(state: dict) -> dict:
     """Our key names -> the reference's (the inverse of hub's mapping), as a FLAIR checkpoint would hold."""
     out = {}
     for key, value in state.items():
-        for ref, ours in hub._REFERENCE_PREFIXES:
+        for ref, ours in weights._REFERENCE_PREFIXES:
             if key.startswith(ours):
                 out[ref + key[len(ours):]] = value
                 break
