@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import BuilderError
+from ..io import atomic_write_text
 
 console = Console()
 if not console.is_terminal:  # piped or captured: keep the metrics table readable instead of 80 columns
@@ -146,7 +148,8 @@ def register(app: typer.Typer) -> None:
     @app.command("eval-extraction")
     @friendly_errors
     def eval_extraction(
-        gt: Path = typer.Option(..., "--gt", help="ground truth JSON (PALM gt format / samples' ground_truth.json)"),
+        gts: list[Path] = typer.Option(..., "--gt", help="ground truth JSON (PALM gt format / samples' "
+                                       "ground_truth.json); repeat for books of several files"),
         run: Path = typer.Option(None, "--run", help="a run directory holding figures.jsonl"),
         pdfs: Path = typer.Option(None, "--pdfs", help="PDF file or folder: run the extraction stages first"),
         out: Path = typer.Option(None, "--out", help="with --pdfs: run directory to build into (default: temp)"),
@@ -162,7 +165,10 @@ def register(app: typer.Typer) -> None:
 
         if (run is None) == (pdfs is None):
             raise BuilderError("give exactly one of --run RUN_DIR or --pdfs PDF_OR_FOLDER")
-        docs = load_ground_truth(gt)
+        docs = [d for g in gts for d in load_ground_truth(g)]
+        ids = [d["id"] for d in docs]
+        if len(set(ids)) != len(ids):
+            raise BuilderError(f"--gt: a document is in two ground-truth files ({sorted({i for i in ids if ids.count(i) > 1})})")
         if pdfs is not None:
             if not pdfs.exists():
                 raise BuilderError(f"{pdfs}: not found")
@@ -181,7 +187,11 @@ def register(app: typer.Typer) -> None:
 
             result["by_stage"] = evaluate_stages(docs, run, iou_threshold)
             print_stage_report(result["by_stage"])
-            result["panels"] = panel_metrics(gt, run)
+            with tempfile.TemporaryDirectory(prefix="mmretinal-gt-") as tmp:
+                gt = gts[0] if len(gts) == 1 else Path(tmp) / "ground_truth.json"
+                if len(gts) > 1:  # the panel metrics read one file: all documents in one list
+                    atomic_write_text(gt, json.dumps(docs, ensure_ascii=False))
+                result["panels"] = panel_metrics(gt, run)
         if show_errors:
             for d in result["documents"]:
                 for m in d["missed"]:
