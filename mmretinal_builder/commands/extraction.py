@@ -97,16 +97,22 @@ def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
+def _dup(counts: dict[str, int]) -> str:
+    n = counts.get("via_duplicate", 0)
+    return f", {n} via duplicate" if n else ""
+
+
 def print_stage_report(res: dict[str, Any]) -> None:
     """Retinal figures stage by stage (overall), the per-document table, and what curation lost."""
-    table = Table(title="retinal figures, stage by stage (a loss shows where it happens)")
+    table = Table(title="retinal figures, stage by stage (a loss shows where it happens; 'via duplicate': dropped "
+                        "by dedup, its twin from another book kept)")
     for col in ("stage", "figures", "pairs", "retinal found", "captions exact", "panel count exact",
                 "modality (retinal panels)", "non-retinal panels kept"):
         table.add_column(col, justify="left" if col == "stage" else "right")
     for s in res["stages"]:
         c = s["counts"]
         table.add_row(s["stage"], str(s["figures"]), str(s["pairs"] or "-"),
-                      f"{_fmt(s['retinal_found'])} ({c.get('found', 0)}/{c.get('retinal', 0)})",
+                      f"{_fmt(s['retinal_found'])} ({c.get('found', 0)}/{c.get('retinal', 0)}{_dup(c)})",
                       _fmt(s["caption_exact"]),
                       _fmt(s["panel_count_exact"]) if s["has_pairs"] else "-",
                       f"{_fmt(s['modality_accuracy'])} (n={c.get('modality_n', 0)})" if c.get("modality_n") else "-",
@@ -130,7 +136,8 @@ def print_stage_report(res: dict[str, Any]) -> None:
             if m is None:
                 row.append("-")
             elif what == "found":
-                row.append(f"{_fmt(m['retinal_found'])} ({m['counts'].get('found', 0)}/{m['counts']['retinal']})")
+                row.append(f"{_fmt(m['retinal_found'])} ({m['counts'].get('found', 0)}/{m['counts']['retinal']}"
+                           f"{_dup(m['counts'])})")
             else:
                 row.append(_fmt(m[{"captions": "caption_exact", "panels": "panel_count_exact",
                                    "modality": "modality_accuracy"}[what]]))
@@ -138,6 +145,11 @@ def print_stage_report(res: dict[str, Any]) -> None:
     console.print(doc)
     for loss in res["losses"]:
         why = f"dropped by {loss['stage']}: {loss['reason']}" if loss.get("stage") else loss["reason"]
+        if loss.get("kept_as"):
+            k = loss["kept_as"]
+            console.print(f"[cyan]kept as a duplicate[/] {loss['document']} p{loss['page']} {loss['label']} "
+                          f"({loss['figure']}): {why}; in the dataset as {k['book']} p{k['page']} ({k['figure']})")
+            continue
         console.print(f"[red]lost after extraction[/] {loss['document']} p{loss['page']} {loss['label']} "
                       f"({loss['figure']}): {why}")
 

@@ -10,8 +10,10 @@ belongs to). Steps (see :mod:`.phash` for why three):
    annotated copy means both);
 3. verify: pixel similarity of the thumbnails >= ``min_similarity``, or >= ``caption_min_similarity``
    when both captions hash alike (the same figure reprinted);
-4. group verified pairs (union-find); in each group keep the largest picture (ties: first in run
-   order), the others are its duplicates.
+4. group verified pairs (union-find); in each group keep the best copy: a born-digital page's before a
+   scanned or broken one (its picture is the publisher's, not a photograph of paper, and its caption was
+   read from the text layer, not by OCR), then the largest picture (ties: first in run order); the others
+   are its duplicates.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Item:
     area: int
     caption_hash: str | None
     fp: Fingerprint
+    born_digital: bool = True  # from a page with a usable text layer (a scan's copy loses to it)
 
 
 @dataclass
@@ -127,7 +130,7 @@ def find_duplicates(items: list[Item], thumb: Callable[[int], np.ndarray],
     for members in clusters.values():
         if len(members) < 2:
             continue
-        keep = max(members, key=lambda i: (items[i].area, -i))
+        keep = max(members, key=lambda i: (items[i].born_digital, items[i].area, -i))
         res.keepers[keep] = sorted(m for m in members if m != keep)
         for m in res.keepers[keep]:
             res.dropped[m] = keep

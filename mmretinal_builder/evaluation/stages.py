@@ -9,7 +9,10 @@ say) is left out. The final column is the run's ``pairs.jsonl`` (after every sta
 Measures, over the ground truth's retinal figures (``retinal: yes``), per document and overall:
 
 * **found**: a figure of the stage's output on the same page with IoU >= 0.8 (pdffigures2's convention); after
-  the panels stage a figure is there while any of its pairs is;
+  the panels stage a figure is there while any of its pairs is. A figure whose pairs the ``dedup`` stage dropped
+  as duplicates of pairs the stage still holds (the same figure in another book of the run: a paper and its
+  scanned copy) is in the dataset through that twin: it counts as found ``via duplicate`` (counted apart), and
+  its caption, panels and modality are scored on the twin against this figure's ground truth;
 * **caption exact**: found, and its caption equals the printed one (NFC, whitespace collapsed); missed figures
   count as wrong, so the number can only fall from stage to stage through losses;
 * **panel count exact**: found, and the number of panels the stage gives it (1 without panels) equals the
@@ -209,7 +212,49 @@ def _modality_units(g: dict[str, Any], fig: Figure, pairs: list[Pair]) -> tuple[
     return [(truth, str(p.modality)) for p in units if p.modality is not None], 0, 0
 
 
-def score_document(doc: dict[str, Any], out: StageOutput, iou_threshold: float = 0.8) -> dict[str, Any]:
+@dataclass
+class Twins:
+    """Figures the dedup stage dropped as duplicates, and where their kept twins are: figure id -> the kept
+    pairs' ids; plus the extract-side figures a ground-truth figure is matched against to learn its id."""
+
+    kept_as: dict[str, set[str]] = field(default_factory=dict)
+    extract_side: StageOutput | None = None
+
+    def twin(self, book: str, g: dict[str, Any], out: StageOutput, iou_threshold: float) -> tuple[str, Figure] | None:
+        """The (book, figure) of ``out`` that holds ground-truth figure ``g`` of ``book`` as a duplicate."""
+        if self.extract_side is None or not self.kept_as:
+            return None
+        figs = self.extract_side.figures.get(book, [])
+        preds = [{"page": f.page, "bbox": f.bbox, "page_size": f.page_size} for f in figs]
+        hit = next((figs[i] for i, _, _ in _match(preds, [g], iou_threshold)), None)
+        kept = self.kept_as.get(hit.id, set()) if hit is not None else set()
+        for other, pairs in out.pairs.items():
+            for p in pairs:
+                if p.id in kept:
+                    return other, next(f for f in out.figures[other] if f.id == p.figure.id)
+        return None
+
+
+def read_twins(run_dir: Path) -> dict[str, set[str]]:
+    """figure id -> ids of the pairs its pairs were merged into (``rejects.jsonl``, reason ``duplicate``)."""
+    path = Path(run_dir) / "rejects.jsonl"
+    out: dict[str, set[str]] = {}
+    for rec in iter_jsonl(path) if path.exists() else []:
+        item = rec.get("item") or {}
+        if rec.get("reason") != "duplicate" or "role" not in item:
+            continue
+        detail = rec.get("detail")
+        try:
+            detail = json.loads(detail) if isinstance(detail, str) else (detail or {})
+        except json.JSONDecodeError:
+            continue
+        if isinstance(detail, dict) and detail.get("of"):
+            out.setdefault(item["figure"]["id"], set()).add(str(detail["of"]))
+    return out
+
+
+def score_document(doc: dict[str, Any], out: StageOutput, iou_threshold: float = 0.8,
+                   twins: Twins | None = None) -> dict[str, Any]:
     """Counts of one document at one stage."""
     book = doc["id"]
     gts = [g for g in doc.get("figures", []) if _retinal(g)]
@@ -220,17 +265,21 @@ def score_document(doc: dict[str, Any], out: StageOutput, iou_threshold: float =
     missed = []
     modality: list[tuple[str, str]] = []
     for j, g in enumerate(gts):
-        if j not in matches:
+        where = (book, figs[matches[j]]) if j in matches else None
+        if where is None and twins is not None:
+            where = twins.twin(book, g, out, iou_threshold)
+            c["via_duplicate"] += where is not None
+        if where is None:
             missed.append({"label": g.get("label"), "page": g["page"]})
             continue
-        fig = figs[matches[j]]
+        at, fig = where
         c["found"] += 1
         c["caption_exact"] += norm_text(fig.caption) == norm_text(g.get("caption"))
         n_panels = len(fig.panels) or 1
         if out.has_pairs:  # a compound figure's whole pair keeps count of its panels when some were dropped
-            n_panels = _panels_cut(fig, out.pairs.get(book, []))
+            n_panels = _panels_cut(fig, out.pairs.get(at, []))
         c["panel_count_exact"] += n_panels == int(g.get("panels", 1))
-        units, non_retinal, shown = _modality_units(g, fig, out.pairs.get(book, []))
+        units, non_retinal, shown = _modality_units(g, fig, out.pairs.get(at, []))
         modality += units
         c["non_retinal_panels"] += non_retinal
         c["non_retinal_panels_kept"] += shown
@@ -268,12 +317,13 @@ def evaluate_stages(gt_docs: list[dict[str, Any]], run_dir: Path, iou_threshold:
     if not outs:
         raise BuilderError(f"{run_dir}: no stage output with figures or pairs")
     keys = key_stages(outs)
+    twins = Twins(read_twins(run_dir), keys.get("extract-side"))
     stages = []
     per_doc: dict[str, dict[str, Any]] = {d["id"]: {"id": d["id"], "stages": {}} for d in gt_docs}
     for out in outs:
         total: Counter = Counter()
         for d in gt_docs:
-            s = score_document(d, out, iou_threshold)
+            s = score_document(d, out, iou_threshold, twins)
             total.update(s["counts"])
             view = next((k for k, v in keys.items() if v is out), None)
             if view is not None:
@@ -283,12 +333,13 @@ def evaluate_stages(gt_docs: list[dict[str, Any]], run_dir: Path, iou_threshold:
                        "figures": sum(len(v) for v in out.figures.values()),
                        "pairs": sum(len(v) for v in out.pairs.values()), **_rates(total), "counts": dict(total)})
     return {"iou_threshold": iou_threshold, "key_stages": {k: v.name for k, v in keys.items()},
-            "stages": stages, "documents": list(per_doc.values()), "losses": losses(run_dir, gt_docs, keys)}
+            "stages": stages, "documents": list(per_doc.values()), "losses": losses(run_dir, gt_docs, keys, twins)}
 
 
-def losses(run_dir: Path, gt_docs: list[dict[str, Any]], keys: dict[str, StageOutput]) -> list[dict[str, Any]]:
+def losses(run_dir: Path, gt_docs: list[dict[str, Any]], keys: dict[str, StageOutput],
+           twins: Twins | None = None) -> list[dict[str, Any]]:
     """Retinal figures the extraction found that are gone at the end, with the stage and reason that dropped
-    their last pair (from ``rejects.jsonl``)."""
+    their last pair (from ``rejects.jsonl``); one kept through its duplicate says where (``kept_as``)."""
     first, last = keys.get("extract-side"), keys.get("final")
     if first is None or last is None:
         return []
@@ -309,8 +360,12 @@ def losses(run_dir: Path, gt_docs: list[dict[str, Any]], keys: dict[str, StageOu
             at[name] = {j: figs[i] for i, j, _ in _match(preds, gts, 0.8)}
         for j in sorted(set(at["first"]) - set(at["last"])):
             fig = at["first"][j]
-            out.append({"document": d["id"], "label": gts[j].get("label"), "page": gts[j]["page"],
-                        "figure": fig.id, **drops.get(fig.id, {"stage": None, "reason": "not found in rejects"})})
+            loss = {"document": d["id"], "label": gts[j].get("label"), "page": gts[j]["page"], "figure": fig.id,
+                    **drops.get(fig.id, {"stage": None, "reason": "not found in rejects"})}
+            twin = twins.twin(d["id"], gts[j], last, 0.8) if twins is not None else None
+            if twin is not None:
+                loss["kept_as"] = {"book": twin[0], "page": twin[1].page, "figure": twin[1].id}
+            out.append(loss)
     return out
 
 

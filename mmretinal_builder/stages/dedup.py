@@ -3,7 +3,7 @@
 Every pair (a figure, the whole of a compound figure, a panel) is fingerprinted
 (:mod:`~mmretinal_builder.curation.phash`); its pHash (hex) goes to ``phash``. Near-duplicate groups
 (:mod:`~mmretinal_builder.curation.dedup`; pairs of one figure are never duplicates of each other) keep their
-largest picture: the kept pair lists the merged pair ids in ``duplicates`` (rule ``kept-largest``), the others
+best copy (a born-digital page's before a scan's, then the largest picture): the kept pair lists the merged pair ids in ``duplicates`` (rule ``kept-best-copy``), the others
 are dropped with reason ``duplicate`` and the kept pair id in the detail.
 
 Counters: ``units``, ``candidates`` (hash neighbours), ``filtered`` (after the structure-hash, aspect and
@@ -39,7 +39,7 @@ class DedupStage(Filter):
     name: ClassVar[str] = "dedup"
     scope: ClassVar[Literal["book", "run"]] = "run"
     Params: ClassVar[type[Params]] = DedupParams
-    version: ClassVar[str] = "2"  # 2: pairs
+    version: ClassVar[str] = "3"  # 2: pairs; 3: a born-digital copy wins over a scanned one
 
     def decide(self, pairs: list[Pair], ctx: Context) -> list[Verdict]:
         p: DedupParams = self.params  # type: ignore[assignment]
@@ -62,7 +62,8 @@ class DedupStage(Filter):
             pair.phash = to_hex(fp.phash)
             seen.append(pair)
             dedup_items.append(Item(pair.id, pair.figure.id, int(img.shape[0] * img.shape[1]),
-                                    caption_hash(_caption(pair)), fp))
+                                    caption_hash(_caption(pair)), fp,
+                                    born_digital=pair.figure.provenance.text_layer == "ok"))
             if ctx.progress:
                 ctx.progress(len(seen), len(pairs))
         ctx.count("units", len(seen))
@@ -81,7 +82,7 @@ class DedupStage(Filter):
         for k, dups in res.keepers.items():
             target = seen[k]
             target.duplicates = sorted(set(target.duplicates) | {seen[d].id for d in dups})
-            verdicts[target.id] = keep("kept-largest", merged=target.duplicates, phash=target.phash)
+            verdicts[target.id] = keep("kept-best-copy", merged=target.duplicates, phash=target.phash)
         for d, k in res.dropped.items():
             verdicts[seen[d].id] = drop("duplicate", of=seen[k].id, phash=seen[d].phash)
         return [verdicts.get(q.id) or keep("unique", phash=q.phash) for q in pairs]

@@ -125,7 +125,7 @@ def test_planted_duplicates_found_and_distinct_images_kept(fake_run: FakeRun, or
     for p in out:
         for dup in p.duplicates:
             assert group(dup) == group(p.id) and size[dup] <= size[p.id]
-        assert ctx.notes[id(p)][0] == ("kept-largest" if p.duplicates else "unique")
+        assert ctx.notes[id(p)][0] == ("kept-best-copy" if p.duplicates else "unique")
     assert all(p.phash and len(p.phash) == 16 for p in out)
     assert ctx.counters["duplicates"] == len(dropped) == sum(len(p.duplicates) for p in out)
     assert len(kept) + len(dropped) == len(pairs)
@@ -170,3 +170,20 @@ def test_dedup_is_deterministic(fake_run: FakeRun, fundus_images: dict[str, list
     first = run()
     fake_run.n = 0
     assert run() == first
+
+
+def test_a_born_digital_copy_wins_over_a_larger_scanned_one(fake_run: FakeRun,
+                                                            fundus_images: dict[str, list[np.ndarray]]) -> None:
+    """The same paper as a PDF and as a scan: the scan's picture is larger (rendered at 300 dpi) but it is a
+    photograph of paper with an OCR'd caption; the born-digital copy is the one kept, whichever comes first."""
+    img = fundus_images["CFP"][0]
+    scan = cv2.resize(img, None, fx=1.6, fy=1.6, interpolation=cv2.INTER_CUBIC)
+    for first_scanned in (True, False):
+        born = fake_run.figure(img, "Fig. 1 Fundus photograph.", book="paper.pdf")
+        scanned = fake_run.figure(scan, "Fig. 1 Fundus photograph.", book="paper_scanned.pdf")
+        scanned.provenance.text_layer = "none"
+        figs = (scanned, born) if first_scanned else (born, scanned)
+        ctx = fake_run.ctx("dedup", book=None)
+        out = DedupStage().run(fake_run.pairs(*figs), ctx)
+        assert [p.figure.book for p in out] == ["paper.pdf"], first_scanned
+        assert [json.loads(r["detail"])["of"] for r in ctx.rejects] == [out[0].id]

@@ -85,6 +85,65 @@ def test_losses_show_the_stage_and_reason(tmp_path: Path) -> None:
     assert doc["stages"]["final"]["missed"] == [{"label": "Fig. 2", "page": 2}]
 
 
+def test_a_figure_deduplicated_onto_another_books_copy_is_found_through_it(tmp_path: Path) -> None:
+    """b.pdf is a copy of a.pdf: dedup dropped its Fig. 1 as a duplicate of a.pdf's. The figure is in the dataset
+    through its twin (found via duplicate, its caption and panels scored on the twin); b's Fig. 2, dropped by
+    classify, is still a loss."""
+    run = _run(tmp_path)
+    runjson = json.loads((run / "run.json").read_text())
+    runjson["books"].append({"name": "b.pdf", "sha256": "1"})
+    write_json(run / "run.json", runjson)
+    twin = next(json.loads(line) for line in (run / "pairs.jsonl").read_text().splitlines()
+                if json.loads(line)["role"] == "compound")
+    shard = run / "shards" / "b.pdf"
+    b_figs = []
+    for f in (json.loads(line) for line in (run / "shards" / "a.pdf" / "01-extract" / "items.jsonl").read_text()
+              .splitlines()):
+        f.update(book="b.pdf", id="b-" + f["id"])
+        f["provenance"]["book"] = "b.pdf"
+        b_figs.append(f)
+    write_jsonl(shard / "01-extract" / "items.jsonl", b_figs)
+    b_fig1 = Figure.model_validate(b_figs[0])
+    rejects = [json.loads(line) for line in (run / "rejects.jsonl").read_text().splitlines()]
+    rejects += [{"shard": "_run", "stage": "dedup", "reason": "duplicate", "detail": json.dumps({"of": twin["id"]}),
+                 "item": p.model_dump(mode="json")} for p in pairs_of(b_fig1)]
+    write_jsonl(run / "rejects.jsonl", rejects)
+    gt = GT + [{**GT[0], "id": "b.pdf"}]
+    res = evaluate_stages(gt, run)
+    b = next(d for d in res["documents"] if d["id"] == "b.pdf")["stages"]["final"]
+    assert b["counts"]["found"] == 1 and b["counts"]["via_duplicate"] == 1 and b["retinal_found"] == 0.5
+    assert b["caption_exact"] == 0.5 and b["panel_count_exact"] == 1.0  # scored on a.pdf's Fig. 1
+    kept = [loss for loss in res["losses"] if loss["document"] == "b.pdf" and loss.get("kept_as")]
+    assert [(k["label"], k["kept_as"]["book"]) for k in kept] == [("Fig. 1", "a.pdf")]
+    assert [loss["label"] for loss in res["losses"] if not loss.get("kept_as")] == ["Fig. 2", "Fig. 2"]
+
+
+@pytest.mark.slow
+def test_palm_and_its_scanned_copy_built_together(tmp_path: Path) -> None:
+    """Issue 16's acceptance on the real paper: PALM and its scanned copy in one build with two workers. Every
+    retinal figure of both is in the dataset (the scan's duplicates of the born-digital figures through their
+    twin: dedup keeps the born-digital copy), captions as printed, panel counts and modalities right."""
+    books = tmp_path / "books"
+    books.mkdir()
+    for name in ("palm_scidata2024.pdf", "palm_scidata2024_scanned.pdf"):
+        (books / name).write_bytes((PALM / name).read_bytes())
+    run = tmp_path / "run"
+    res = CliRunner().invoke(app, ["build", str(books), "--out", str(run), "--workers", "2", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "report.json"
+    res = CliRunner().invoke(app, ["eval-extraction", "--gt", str(PALM / "palm_scidata2024.gt.json"), "--gt",
+                                   str(PALM / "palm_scidata2024_scanned.gt.json"), "--run", str(run),
+                                   "--json-out", str(out)])
+    assert res.exit_code == 0, res.output
+    report = json.loads(out.read_text())
+    final = report["by_stage"]["stages"][-1]
+    assert final["retinal_found"] == 1.0 and final["caption_exact"] >= 0.95, final
+    assert final["panel_count_exact"] == 1.0 and final["modality_accuracy"] >= 0.95, final
+    assert all(loss.get("kept_as", {}).get("book") == "palm_scidata2024.pdf" for loss in report["by_stage"]["losses"])
+    scanned = next(d for d in report["by_stage"]["documents"] if d["id"] == "palm_scidata2024_scanned.pdf")
+    assert scanned["stages"]["extract-side"]["retinal_found"] == 1.0  # the scan's own boxes (IoU >= 0.8)
+
+
 @pytest.mark.slow
 def test_cli_on_palm(tmp_path: Path) -> None:
     """The real pipeline on PALM: every retinal figure survives curation, the table says so per document."""
