@@ -57,7 +57,10 @@ _NUMBER = (
     rf"|[IVXLC]{{1,6}}(?=[.:\uff0e\uff1a])"
 )
 #: Punctuation that may follow a caption number (and makes the line a caption on its own).
-_CAPTION_PUNCT = ".:|\u2014\u2013-\uff0e\uff1a\u3002\u00b7\u060c\u061b\u06d4"
+_CAPTION_PUNCT = ".:|\u2014\u2013-\uff0e\uff1a\u00b7\u060c\u061b\u06d4"
+# CJK sentence stops (ideographic full stop, full-width ! ?) after a label end a body sentence; captions use a
+# space, a full-width colon or full stop (U+FF0E) instead
+_SENTENCE_STOPS = "\u3002\uff01\uff1f"
 _TERMINAL = tuple(".!?:;\u3002\uff01\uff1f\uff1a\uff1b\uff0e)")
 _SENTENCE_END = tuple(".!?\u3002\uff01\uff1f")
 _LEADERS = re.compile(r"(\.\s?){4,}|\u2026{2,}|(\s\.){3,}")
@@ -430,6 +433,8 @@ def _after_label_rule(rest: str, styled: bool, bare: bool) -> str | None:
     if not stripped:
         return "cue+eol"
     ch = stripped[0]
+    if ch in _SENTENCE_STOPS:
+        return None  # "……典型病例见\n图5-1。本病……": the label ends a sentence, a reference wrapped to a line start
     if ch in _CAPTION_PUNCT:
         if ch in "-\u2013\u2014" and len(stripped) > 1 and stripped[1].isdigit():
             return None  # a range "Fig. 3-5": still a reference list

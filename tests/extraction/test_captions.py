@@ -60,6 +60,8 @@ def test_caption_heads(text, label, number):
     "Figure 3.1 Normal fundus ........ 23",
     "Fig. 3, 4 and 5 show",
     "Fig. 3-5 show the",
+    "图5-1。本病多为双眼发病",  # "……典型病例见" wrapped before the reference: the line starts with it
+    "图 5-1！",
 ])
 def test_body_text_references_are_not_captions(text):
     assert FINDER.head(line(text)) is None
