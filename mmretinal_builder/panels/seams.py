@@ -489,10 +489,12 @@ class BlurParams:
     min_quarters: int = 2  # ...found in this many quarters of the length
     max_contra: float = 0.12  # lines in which the picture plainly goes on across (no ramp, no ridge)
     max_neighbour: float = 0.6  # positions 2-4 radii away may agree this much of the cut's share (median: texture)
+    min_anchored_support: float = 0.5  # anchored: weak jumps less contradictions, share of the lines across...
+    max_anchored_contra: float = 0.06  # ...and at most this share of lines carrying the picture across
 
 
 def blurred_evidence(img: np.ndarray, box: PxBox, axis: int, lo: int, hi: int,
-                     p: BlurParams = BlurParams()) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                     p: BlurParams = BlurParams()) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per region-relative position ``lo..hi`` along ``axis`` of ``box``: the share of changing lines with a
     blurred seam there, the share of all lines, the quarters of the length with one, and the share of lines
     in which the picture goes on smoothly across.
@@ -508,7 +510,7 @@ def blurred_evidence(img: np.ndarray, box: PxBox, axis: int, lo: int, hi: int,
     L, N = a.shape[:2]
     r, k = BLUR_RADIUS, BLUR_WINDOW
     n = hi - lo
-    agree, cover, quarters, contra = np.zeros(n), np.zeros(n), np.zeros(n, int), np.ones(n)
+    agree, cover, quarters, contra, weak = np.zeros(n), np.zeros(n), np.zeros(n, int), np.ones(n), np.zeros(n)
     bg = _background(a)
     for i, x in enumerate(range(lo, hi)):
         if x - r - k < 0 or x + r + k > L:
@@ -522,34 +524,44 @@ def blurred_evidence(img: np.ndarray, box: PxBox, axis: int, lo: int, hi: int,
                            (np.minimum(lm, rm) - band.min(axis=0)).max(axis=-1))
         ev = np.maximum(step, ridge)
         hit = (ev >= p.min_step) & (ev >= p.ratio * spread / 2 + p.margin)
+        soft = (ev >= p.min_step / 2) & (ev >= p.ratio * spread / 4 + p.margin / 2)
         quiet = bg[x - r - k:x + r + k].all(axis=0)
-        smooth = ~quiet & ~hit & (ev <= spread / 2 + p.margin / 2)
+        smooth = ~quiet & ~soft & (ev <= spread / 2 + p.margin / 2)
         informative = max(1, int((~quiet).sum()))
         agree[i] = hit.sum() / informative
         cover[i] = hit.sum() / N
         contra[i] = smooth.sum() / N
+        weak[i] = soft.sum() / N
         quarters[i] = sum(bool(hit[(q * N) // 4:((q + 1) * N) // 4].any()) for q in range(4))
-    return agree, cover, quarters, contra
+    return agree, cover, quarters, contra, weak
 
 
 def blurred_cut(img: np.ndarray, box: PxBox, axis: int, at: float, tol: int,
-                p: BlurParams = BlurParams()) -> Seam | None:
+                p: BlurParams = BlurParams(), anchored: bool = False) -> Seam | None:
     """The blurred seam within ``tol`` lines of ``at`` (region-relative), or None: most changing lines agree
     (see :func:`blurred_evidence`), over much of the length, few carry the picture across, and it stands
-    out from positions a few radii away (a texture that ramps everywhere is no seam)."""
+    out from positions a few radii away (a texture that ramps everywhere is no seam).
+
+    ``anchored``: another boundary of the same grid is such a seam, or one lines up with it in the
+    neighbouring row or column. Then two pictures of one colour meeting suffice: weak jumps (half the
+    thresholds) in most lines across and almost none in which the picture goes on."""
     L = box[3] - box[1] if axis == 0 else box[2] - box[0]
     far = 4 * BLUR_RADIUS
     lo, hi = max(0, int(round(at)) - tol - far), min(L, int(round(at)) + tol + far + 1)
     if hi - lo <= 2 * far:
         return None
-    agree, cover, quarters, contra = blurred_evidence(img, box, axis, lo, hi, p)
-    score = np.where((cover >= p.min_cover) & (quarters >= p.min_quarters) & (contra <= p.max_contra),
-                     agree * cover, 0.0)
+    agree, cover, quarters, contra, weak = blurred_evidence(img, box, axis, lo, hi, p)
+    if anchored:
+        agree = weak - contra  # the share of lines across that agree, less those that contradict
+        score = np.where((contra <= p.max_anchored_contra) & (agree >= p.min_anchored_support), agree, 0.0)
+    else:
+        score = np.where((cover >= p.min_cover) & (quarters >= p.min_quarters) & (contra <= p.max_contra),
+                         agree * cover, 0.0)
     inner = score[far:len(score) - far]
     if not inner.size or inner.max() <= 0:
         return None
     i = far + int(np.argmax(inner))
-    if agree[i] < p.min_agree:
+    if not anchored and agree[i] < p.min_agree:
         return None
     beside = np.r_[agree[max(0, i - far):max(0, i - 2 * BLUR_RADIUS)], agree[i + 2 * BLUR_RADIUS:i + far]]
     if beside.size and float(np.median(beside)) > p.max_neighbour * agree[i]:

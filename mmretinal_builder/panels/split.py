@@ -146,6 +146,7 @@ class _Splitter:
         self.strips: list[PxBox] = []
         self.photo_tiles: set[tuple[int, int]] = set()  # sizes of photograph-like panels met so far
         self.leaf_photos: set[tuple[int, int]] = set()  # ...of those that were not cut any further
+        self.blur_cuts: dict[int, list[int]] = {0: [], 1: []}  # blurred seams found (absolute lines)
         self.seam_maps: dict[int, SeamMaps] = {}  # per axis, computed when first needed
         self.tile_cuts: dict[int, list[int]] = {0: [], 1: []}  # where tiles were cut (absolute lines)
 
@@ -243,13 +244,18 @@ class _Splitter:
         predicts the tiles (tiles of that size elsewhere in the figure, the panels the caption names)."""
         extent = box[3] - box[1] if axis == 0 else box[2] - box[0]
         tol = max(4, int(0.03 * extent))
-        out = []
-        for k in range(1, n):
-            cut = blurred_cut(self.img, box, axis, k * extent / n, tol)
-            if cut is None:
-                return None
-            out.append(cut)
-        return out
+        start = box[1] if axis == 0 else box[0]
+        cuts = [blurred_cut(self.img, box, axis, k * extent / n, tol) for k in range(1, n)]
+        for k, cut in enumerate(cuts):
+            at = (k + 1) * extent / n
+            # a boundary the other cuts of this grid, or a cut of the neighbouring row, anchor
+            if cut is None and (any(c is not None for c in cuts) or
+                                any(abs(a - start - at) <= tol for a in self.blur_cuts[axis])):
+                cuts[k] = blurred_cut(self.img, box, axis, at, tol, anchored=True)
+        if any(c is None for c in cuts):
+            return None
+        self.blur_cuts[axis] += [start + c.start for c in cuts if c is not None]
+        return [c for c in cuts if c is not None]
 
     def expected(self, panels: list[PxBox], n: int) -> list[PxBox]:
         """``panels`` with a panel cut into equal tiles at blurred seams where fewer than the ``n`` panels the
