@@ -139,3 +139,16 @@ def test_a_scanned_single_picture_stays_whole_though_the_caption_names_panels(na
 ])
 def test_the_caption_names_how_many_panels(label: str, caption: str, want: int | None) -> None:
     assert _named_panels(caption, label) == want
+
+
+@pytest.mark.parametrize("angle", [0.7, -1.2])
+def test_a_scanned_2x2_grid_is_cut_into_columns_then_rows(angle: float) -> None:
+    t = _photos(4, (260, 250))
+    line = np.zeros((250, 1, 3), np.uint8)
+    top, bottom = np.hstack([t[0], line, t[1]]), np.hstack([t[2], line, t[3]])
+    img = _scan(np.vstack([top, np.zeros((1, top.shape[1], 3), np.uint8), bottom]), angle=angle, seed=3)
+    assert len(split_raster(img, SCAN).panels) == 1
+    res = split_raster(img, SCAN, expect=4)
+    assert len(res.panels) == 4, res.panels
+    for b in res.panels:  # each a tile of 260 x 250 (paper of 24 px around the grid)
+        assert abs((b[2] - b[0]) - 260) <= 20 and abs((b[3] - b[1]) - 250) <= 20, res.panels
