@@ -469,3 +469,102 @@ def grid_cuts(pr: Profile, gaps: list[tuple[int, int]], seams: list[Seam], p: Se
             if out is not None:
                 return sorted(out, key=lambda c: c.start)
     return None
+
+
+BLUR_RADIUS = 4  # lines a scan's blur spreads a seam or a 1-3 px gutter over, each side (at 300 dpi)
+BLUR_WINDOW = 6  # lines beside that tell what each tile looks like next to the seam
+
+
+@dataclass(frozen=True)
+class BlurParams:
+    """Thresholds of the blurred-boundary test (:func:`blurred_cut`): a cut a prior predicts (equal tiles,
+    the number of panels the caption names) on a scan, whose blur turned steps into ramps and thin gutters
+    into soft ridges, which the sharp-step test reads as the picture going on smoothly."""
+
+    min_step: float = 24.0  # grey levels between the two sides, or of a ridge above (below) both sides
+    ratio: float = 2.0  # ...and this many times the spread of the sides (texture)...
+    margin: float = 8.0  # ...plus this
+    min_agree: float = 0.75  # share of the lines that change (not canvas on both sides) that agree...
+    min_cover: float = 0.25  # ...which must be this share of all lines across...
+    min_quarters: int = 2  # ...found in this many quarters of the length
+    max_contra: float = 0.12  # lines in which the picture plainly goes on across (no ramp, no ridge)
+    max_neighbour: float = 0.6  # positions 2-4 radii away may agree this much of the cut's share (median: texture)
+    min_anchored_support: float = 0.5  # anchored: weak jumps less contradictions, share of the lines across...
+    max_anchored_contra: float = 0.06  # ...and at most this share of lines carrying the picture across
+
+
+def blurred_evidence(img: np.ndarray, box: PxBox, axis: int, lo: int, hi: int,
+                     p: BlurParams = BlurParams()) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per region-relative position ``lo..hi`` along ``axis`` of ``box``: the share of changing lines with a
+    blurred seam there, the share of all lines, the quarters of the length with one, and the share of lines
+    in which the picture goes on smoothly across.
+
+    Per line across (averaged over SMOOTH lines along the seam, as straight seams stay sharp): the two sides
+    are ``BLUR_WINDOW`` lines each, ``BLUR_RADIUS`` lines from the position; a line agrees when the sides
+    differ (a ramp: two pictures, or a picture and a canvas) or the band between them stands above or
+    below both (a blurred thin gutter, or the dark frames of two photographs meeting), by ``min_step`` and
+    ``ratio`` times the sides' own spread. Lines where both sides and the band are canvas say nothing."""
+    x0, y0, x1, y1 = box
+    a = _lines(img[y0:y1, x0:x1], axis)
+    a = np.ascontiguousarray(a[:, ::SUBSAMPLE]) if a.shape[1] >= 20 * SUBSAMPLE else a
+    L, N = a.shape[:2]
+    r, k = BLUR_RADIUS, BLUR_WINDOW
+    n = hi - lo
+    agree, cover, quarters, contra, weak = np.zeros(n), np.zeros(n), np.zeros(n, int), np.ones(n), np.zeros(n)
+    bg = _background(a)
+    for i, x in enumerate(range(lo, hi)):
+        if x - r - k < 0 or x + r + k > L:
+            continue
+        left, right, band = a[x - r - k:x - r], a[x + r:x + r + k], a[x - r:x + r]
+        lm, rm = left.mean(axis=0), right.mean(axis=0)
+        spread = np.maximum((left.max(axis=0) - left.min(axis=0)).max(axis=-1),
+                            (right.max(axis=0) - right.min(axis=0)).max(axis=-1))
+        step = np.abs(lm - rm).max(axis=-1)
+        ridge = np.maximum((band.max(axis=0) - np.maximum(lm, rm)).max(axis=-1),
+                           (np.minimum(lm, rm) - band.min(axis=0)).max(axis=-1))
+        ev = np.maximum(step, ridge)
+        hit = (ev >= p.min_step) & (ev >= p.ratio * spread / 2 + p.margin)
+        soft = (ev >= p.min_step / 2) & (ev >= p.ratio * spread / 4 + p.margin / 2)
+        quiet = bg[x - r - k:x + r + k].all(axis=0)
+        smooth = ~quiet & ~soft & (ev <= spread / 2 + p.margin / 2)
+        informative = max(1, int((~quiet).sum()))
+        agree[i] = hit.sum() / informative
+        cover[i] = hit.sum() / N
+        contra[i] = smooth.sum() / N
+        weak[i] = soft.sum() / N
+        quarters[i] = sum(bool(hit[(q * N) // 4:((q + 1) * N) // 4].any()) for q in range(4))
+    return agree, cover, quarters, contra, weak
+
+
+def blurred_cut(img: np.ndarray, box: PxBox, axis: int, at: float, tol: int,
+                p: BlurParams = BlurParams(), anchored: bool = False) -> Seam | None:
+    """The blurred seam within ``tol`` lines of ``at`` (region-relative), or None: most changing lines agree
+    (see :func:`blurred_evidence`), over much of the length, few carry the picture across, and it stands
+    out from positions a few radii away (a texture that ramps everywhere is no seam).
+
+    ``anchored``: another boundary of the same grid is such a seam, or one lines up with it in the
+    neighbouring row or column. Then two pictures of one colour meeting suffice: weak jumps (half the
+    thresholds) in most lines across and almost none in which the picture goes on."""
+    L = box[3] - box[1] if axis == 0 else box[2] - box[0]
+    far = 4 * BLUR_RADIUS
+    lo, hi = max(0, int(round(at)) - tol - far), min(L, int(round(at)) + tol + far + 1)
+    if hi - lo <= 2 * far:
+        return None
+    agree, cover, quarters, contra, weak = blurred_evidence(img, box, axis, lo, hi, p)
+    if anchored:
+        agree = weak - contra  # the share of lines across that agree, less those that contradict
+        score = np.where((contra <= p.max_anchored_contra) & (agree >= p.min_anchored_support), agree, 0.0)
+    else:
+        score = np.where((cover >= p.min_cover) & (quarters >= p.min_quarters) & (contra <= p.max_contra),
+                         agree * cover, 0.0)
+    inner = score[far:len(score) - far]
+    if not inner.size or inner.max() <= 0:
+        return None
+    i = far + int(np.argmax(inner))
+    if not anchored and agree[i] < p.min_agree:
+        return None
+    beside = np.r_[agree[max(0, i - far):max(0, i - 2 * BLUR_RADIUS)], agree[i + 2 * BLUR_RADIUS:i + far]]
+    if beside.size and float(np.median(beside)) > p.max_neighbour * agree[i]:
+        return None
+    x = lo + i
+    return Seam(x, x, float(agree[i]), "blur")

@@ -34,7 +34,7 @@ from .masks import (
     masks,
     measure_canvas,
 )
-from .seams import Seam, SeamMaps, SeamParams, find_seams, grid_cuts, profile, upsampling
+from .seams import Seam, SeamMaps, SeamParams, blurred_cut, find_seams, grid_cuts, profile, upsampling
 from .tiles import letter_corner, same_size, texture, texture_map, tile_kind
 
 __all__ = ["PxBox", "SplitParams", "SplitResult", "reading_order", "split_raster"]
@@ -145,6 +145,8 @@ class _Splitter:
         self.margin = frozenset({WHITE}) if self.white_canvas else frozenset({WHITE, BLACK})
         self.strips: list[PxBox] = []
         self.photo_tiles: set[tuple[int, int]] = set()  # sizes of photograph-like panels met so far
+        self.leaf_photos: set[tuple[int, int]] = set()  # ...of those that were not cut any further
+        self.blur_cuts: dict[int, list[int]] = {0: [], 1: []}  # blurred seams found (absolute lines)
         self.seam_maps: dict[int, SeamMaps] = {}  # per axis, computed when first needed
         self.tile_cuts: dict[int, list[int]] = {0: [], 1: []}  # where tiles were cut (absolute lines)
 
@@ -236,6 +238,60 @@ class _Splitter:
         return sorted((Seam(max(0, 2 * sm.start + lo), max(0, 2 * sm.end + lo), sm.strength, sm.kind)
                        for sm in grid), key=lambda sm: sm.start)
 
+    def blurred_grid(self, box: PxBox, axis: int, n: int) -> list[Seam] | None:
+        """The cuts of ``n`` equal tiles edge to edge (or 1-3 px apart) across ``axis`` when a blurred seam
+        (:func:`.seams.blurred_cut`) is found at every boundary; None otherwise. Only where something else
+        predicts the tiles (tiles of that size elsewhere in the figure, the panels the caption names)."""
+        extent = box[3] - box[1] if axis == 0 else box[2] - box[0]
+        tol = max(4, int(0.03 * extent))
+        start = box[1] if axis == 0 else box[0]
+        cuts = [blurred_cut(self.img, box, axis, k * extent / n, tol) for k in range(1, n)]
+        for k, cut in enumerate(cuts):
+            at = (k + 1) * extent / n
+            # a boundary the other cuts of this grid, or a cut of the neighbouring row, anchor
+            if cut is None and (any(c is not None for c in cuts) or
+                                any(abs(a - start - at) <= tol for a in self.blur_cuts[axis])):
+                cuts[k] = blurred_cut(self.img, box, axis, at, tol, anchored=True)
+        if any(c is None for c in cuts):
+            return None
+        self.blur_cuts[axis] += [start + c.start for c in cuts if c is not None]
+        return [c for c in cuts if c is not None]
+
+    def expected(self, panels: list[PxBox], n: int) -> list[PxBox]:
+        """``panels`` with a panel cut into equal tiles at blurred seams where fewer than the ``n`` panels the
+        caption names were found (a scan's 1-2 px gutters blur away): the largest panel first, into as many
+        tiles as are missing plus one or fewer, along either axis, then the pieces too (a grid); every piece
+        must be a tile (:meth:`_kinds`)."""
+        out, tried = list(panels), set()
+        while len(out) < n:  # a grid: its columns first, then each column's rows (or the other way)
+            todo = [b for b in out if b not in tried]
+            if not todo:
+                break
+            panel = max(todo, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+            tried.add(panel)
+            for k in range(n - len(out) + 1, 1, -1):
+                pieces = self._blurred_tiles(panel, k)
+                if pieces is not None:
+                    i = out.index(panel)
+                    out[i:i + 1] = pieces
+                    break
+        return out
+
+    def _blurred_tiles(self, box: PxBox, k: int) -> list[PxBox] | None:
+        for axis in (1, 0):  # a row of tiles is the commoner
+            extent = box[3] - box[1] if axis == 0 else box[2] - box[0]
+            if extent < k * self.min_extent(axis):
+                continue
+            grid = self.blurred_grid(box, axis, k)
+            if grid is None:
+                continue
+            cuts = [_Cut(sm.start, sm.end, kind="seam") for sm in grid]
+            bounds = [0] + [g for c in cuts for g in (c.start, c.end)] + [extent]
+            pieces = [_sub(box, axis, bounds[2 * i], bounds[2 * i + 1]) for i in range(len(cuts) + 1)]
+            if all(kd == "panel" for kd in self._kinds(pieces, cuts, axis, in_tile=False)):
+                return pieces
+        return None
+
     def cuts(self, box: PxBox, axis: int) -> list[_Cut]:
         """Gutters, seams between tiles that meet without one, and the cuts a row of equal tiles predicts
         (:mod:`.seams`); a grid that nothing else anchors needs a letter in the same corner of every tile.
@@ -253,10 +309,14 @@ class _Splitter:
         spans = [(c.start, c.end) for c in gaps]
         seams = find_seams(pr, self.seam_maps[axis], self.sp)
         if not seams and (coarse := self.coarse_grid(box, axis, [(c.start, c.end) for c in gaps])):
-            black = {(c.start, c.end): c.black for c in gaps}
             kind = {"gap": "gap", "grid": "grid"}
-            return [_Cut(sm.start, sm.end, black=black.get((sm.start, sm.end), False),
-                         kind=kind.get(sm.kind, "seam")) for sm in coarse]
+
+            def gap_of(sm: Seam) -> _Cut | None:  # a gutter comes back from half resolution a line off
+                return next((c for c in gaps if sm.kind == "gap" and c.start <= sm.end and sm.start <= c.end), None)
+
+            # a gutter keeps its own lines and whether it is black only (a photo's surround on white paper)
+            return [g if (g := gap_of(sm)) is not None else _Cut(sm.start, sm.end, kind=kind.get(sm.kind, "seam"))
+                    for sm in coarse]
         thin = [sm for sm in self.thin_gaps(box, axis) if all(sm.end < a - 3 or sm.start > b + 3 for a, b in spans)
                 and all(sm.end < o.start - 3 or sm.start > o.end + 3 for o in seams)]
         seams = sorted(seams + thin, key=lambda sm: sm.start)
@@ -269,6 +329,15 @@ class _Splitter:
                 grid = grid_cuts(pr, spans, seams, self.sp, tile=tile, aligned=aligned)
                 if grid is not None:
                     break
+        if grid is None and self.sp.coarse and not spans:
+            # a scan's blurred seams, where photographs that were not cut any further (panels, not rows of
+            # them) are as deep across the cut and the region is a whole number of them along it
+            for tw, th in sorted(self.leaf_photos):
+                tile, n = (th, tw) if axis == 0 else (tw, th), round(extent / (th if axis == 0 else tw))
+                if same_size(tile[1], across) and n >= 2 and abs(n * tile[0] - extent) <= max(4, 0.02 * extent):
+                    grid = self.blurred_grid(box, axis, n)
+                    if grid is not None:
+                        break
         if grid is None:
             # no seam anchors a grid: only letters in the same corner of every tile may confirm one
             grid = grid_cuts(pr, spans, seams, self.sp, letters=True)
@@ -382,6 +451,9 @@ class _Splitter:
             for piece, tile in panels:
                 out.extend(self.split(piece, depth + 1, trim=trim and not tile))
             return out
+        if self.tex is not None and tile_kind(self.m, self.tex, box, (self.min_extent(0), self.min_extent(1)),
+                                              self.p.min_content_std, self.img) == "photo":
+            self.leaf_photos.add((box[2] - box[0], box[3] - box[1]))
         return [box]
 
 
@@ -404,12 +476,13 @@ def reading_order(boxes: list[tuple[float, float, float, float]]) -> list[int]:
 
 
 def split_raster(img: np.ndarray, params: SplitParams | None = None, region: PxBox | None = None,
-                 seams: SeamParams | None = None) -> SplitResult:
+                 seams: SeamParams | None = None, expect: int | None = None) -> SplitResult:
     """Panels of ``img`` (or of ``region`` inside it) in reading order; one box when it does not split.
 
     A region whose gutters run slightly askew (a scanned page) is also split deskewed; when that finds
     more panels (or as many, at a clear angle), its boxes are used, mapped back (axis-aligned hulls of
-    the rotated boxes).
+    the rotated boxes). ``expect``: how many panels the caption names; where fewer are found, a panel
+    is looked at as a row or column of equal tiles whose seams a scan blurred (:meth:`_Splitter.expected`).
     """
     p = params or SplitParams()
     if p.max_skew_deg > 0 and seams is None:  # a scanned figure: its seams may be blurred
@@ -418,6 +491,8 @@ def split_raster(img: np.ndarray, params: SplitParams | None = None, region: PxB
     box = region if region is not None else (0, 0, s.w, s.h)
     x0, y0, x1, y1 = box
     panels = s.split(box, 0)
+    if expect is not None and len(panels) < expect and s.sp.enabled:
+        panels = s.expected(panels, expect)
     if p.max_skew_deg > 0:
         crop = img[y0:y1, x0:x1]
         # background lines that run straight at some angle, else the long edges of tiles and frames
@@ -426,7 +501,7 @@ def split_raster(img: np.ndarray, params: SplitParams | None = None, region: PxB
             h, w = crop.shape[:2]
             rot = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
             straight = cv2.warpAffine(crop, rot, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            res = split_raster(straight, replace(p, max_skew_deg=0.0), seams=seams)
+            res = split_raster(straight, replace(p, max_skew_deg=0.0), seams=seams, expect=expect)
             # as many panels as straight: only a clear skew (scans are 0.5-2 degrees off) is worth it
             if len(res.panels) > max(1, len(panels)) or len(res.panels) == len(panels) >= 2 and abs(angle) >= 0.5:
                 inv = cv2.invertAffineTransform(rot)

@@ -83,6 +83,17 @@ def _read_image(path: Path) -> np.ndarray | None:
     return img
 
 
+def _named_panels(caption: str | None, label: str | None) -> int | None:
+    """How many panels the caption names when they run a, b, c... (or A, B, C...) from the first letter
+    with none skipped: a prior for how many tiles one raster holds. None otherwise (numbers, roman numerals,
+    a gap in the run: the names may mean something else)."""
+    names = [x for x in split_subcaptions(caption or "", label).labels() if len(x) == 1 and x.isalpha()]
+    if len(names) < 2:
+        return None
+    first = "a" if names[0].islower() else "A"
+    return len(names) if sorted(names) == [chr(ord(first) + i) for i in range(len(names))] else None
+
+
 def _aspect(b: Any) -> float:
     return geometry.width(b) / max(geometry.height(b), 1e-6)
 
@@ -95,7 +106,8 @@ class PanelStage(Stage):
     Params: ClassVar[type[PanelParams]] = PanelParams
     # 2: black gutters are flat canvas black; dark picture content stays in panels
     # 3: tiles meeting without a gutter (seams, equal-tile grids), maps beside photographs, zoomed crops merged
-    version: ClassVar[str] = "3"
+    # 4: on scans, tiles at blurred seams where tiles of that size are elsewhere or the caption names them
+    version: ClassVar[str] = "4"
 
     params: PanelParams
 
@@ -129,7 +141,7 @@ class PanelStage(Stage):
             return fig
         frame = self._frame(fig, img, page)
         self._zooms = 0
-        boxes, strips = self._panel_boxes(fig, img, frame)
+        boxes, strips = self._panel_boxes(fig, img, frame, _named_panels(fig.caption, fig.label))
         if self._zooms:
             ctx.count("panels:zoom-merged", self._zooms)
         if len(boxes) < 2:
@@ -194,9 +206,11 @@ class PanelStage(Stage):
         y1 = int(np.clip(round((b[3] - frame[1]) * sy), 0, h))
         return (x0, y0, x1, y1)
 
-    def _panel_boxes(self, fig: Figure, img: np.ndarray, frame: tuple[float, float, float, float]
-                     ) -> tuple[list[PxBox], list[PxBox]]:
+    def _panel_boxes(self, fig: Figure, img: np.ndarray, frame: tuple[float, float, float, float],
+                     named: int | None = None) -> tuple[list[PxBox], list[PxBox]]:
         """Panel boxes (pixels, reading order) and label strips: parts first, each split by gutters.
+        ``named``: how many panels the caption names (a prior for one raster whose thin gutters a scan
+        blurred; see :func:`split_raster`).
 
         Only figures of scanned pages (no text layer) are looked at deskewed: a straight figure's
         gutters are rows and columns already.
@@ -220,7 +234,7 @@ class PanelStage(Stage):
         boxes: list[PxBox] = []
         strips: list[PxBox] = []
         for r in regions:
-            res = split_raster(img, sp, r)
+            res = split_raster(img, sp, r, expect=named if len(regions) == 1 else None)
             if not res.panels and len(regions) > 1:
                 boxes.append(r)  # a blank-looking part is still a separate image
             boxes.extend(res.panels)
