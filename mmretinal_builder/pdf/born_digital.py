@@ -10,13 +10,14 @@ paths come from ``get_cdrawings`` and are clustered here. Every box is moved int
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from typing import Any
 
 import pymupdf
 
 from ..geometry import BBox
-from .glyphs import MarkTrace, is_mark, line_needs_repair, mark_traces, raw_line_texts, rules_near
+from .glyphs import MarkTrace, baseline_rules, is_mark, line_needs_repair, mark_traces, raw_line_texts, rules_near
 from .limits import PDF_ERRORS  # re-exported: what MuPDF raises on damaged input
 from .page_model import DrawingCluster, ImagePlacement, PageModel, Span, TextLine
 
@@ -37,7 +38,7 @@ def build_page_model(page: pymupdf.Page, xref_digests: dict[int, bytes] | None =
     rect = page.rect
     model = PageModel(number=page.number + 1, size=(float(rect.width), float(rect.height)),
                       rotation=int(page.rotation))
-    paths = _paths(page, rot, model.size)
+    paths = _paths(page, None if tuple(rot) == _IDENTITY else rot, model.size)
     tp = page.get_textpage(flags=TEXT_FLAGS)
     model.lines = _lines(tp, rot, _underscore_rules(paths), page)
     listed = page.get_images(full=True)
@@ -53,8 +54,7 @@ def build_page_model(page: pymupdf.Page, xref_digests: dict[int, bytes] | None =
 
 def _words(words: list[tuple], rot: pymupdf.Matrix | None) -> list[Any]:
     if rot is None:
-        return [(float(w[0]), float(w[1]), float(w[2]), float(w[3]), w[4], int(w[5]), int(w[6]), int(w[7]))
-                for w in words]
+        return words  # MuPDF's tuples are already (float x4, str, int x3): nothing to convert
     out = []
     for w in words:
         r = pymupdf.Rect(w[:4]) * rot
@@ -84,11 +84,11 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
            page: pymupdf.Page | None = None) -> list[TextLine]:
     """Text lines of a page. Lines holding accent glyphs or touching an underscore rule are read again
     glyph by glyph (``rawdict``, same text page so the same blocks and lines) and repaired by geometry
-    (:mod:`.glyphs`): the text a reader sees, not the drawing order."""
+    (:mod:`.glyphs`): the text a reader sees, not the drawing order (:func:`_raw_line`: only those lines)."""
     d = tp.extractDICT()
     vis_rot = None if tuple(rot) == _IDENTITY else rot  # unrotated page: boxes as MuPDF gives them
     rules = rules or []
-    raw: dict[str, Any] | None = None
+    raw: list[dict[str, Any]] = []  # the whole page's rawdict, read only if a line cannot be read alone
     marks: list[MarkTrace] | None = None  # true boxes of combining marks, read once when a line has one
     used_marks: set[int] = set()
     out: list[TextLine] = []
@@ -109,13 +109,19 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
             texts = [s.get("text", "") for s in line.get("spans", [])]
             lbox = _vis(line["bbox"], vis_rot)
             size = max((float(s.get("size", 0.0)) for s in line.get("spans", [])), default=0.0)
-            if line_needs_repair("".join(texts)) or (rules and rules_near(rules, lbox, size)):
-                raw = raw if raw is not None else tp.extractRAWDICT()
-                raw_line = raw["blocks"][bi]["lines"][li]
+            accent = line_needs_repair("".join(texts))
+            near = not accent and bool(rules) and rules_near(rules, lbox, size)
+            if near and not (vdx > 0.99 and baseline_rules(rules, float(origin_y), size)):
+                # a rule in the line's box that cannot be an underscore of it (an overline, a table rule): the
+                # glyph pass would give the spans' own text, NFC-normalised; that, without the glyph pass
+                near = False
+                texts = [unicodedata.normalize("NFC", t) for t in texts]
+            if accent or near:
+                raw_line = _raw_line(tp, line, texts, bi, li, raw)
                 if marks is None and page is not None and any(is_mark(c) for t in texts for c in t):
                     marks = mark_traces(page.get_texttrace())
-                texts = raw_line_texts(raw_line, lambda b: _vis(b, rot), (vdx, vdy), size, rules, float(origin_y),
-                                       marks or [], used_marks)
+                texts = raw_line_texts(raw_line, lambda b: _vis(b, vis_rot), (vdx, vdy), size, rules,
+                                       float(origin_y), marks or [], used_marks)
             spans = []
             for s, text in zip(line.get("spans", []), texts, strict=True):
                 if not text:
@@ -134,6 +140,36 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
                                 baseline=float(origin_y), horizontal=vdx > 0.99 and abs(vdy) < 0.02,
                                 direction=(round(vdx, 4), round(vdy, 4))))
     return out
+
+
+def _raw_line(tp: pymupdf.TextPage, line: dict[str, Any], texts: list[str], bi: int, li: int,
+              page_raw: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``rawdict`` form (characters with their boxes) of ``line``, the ``dict`` line ``li`` of block ``bi``.
+
+    MuPDF's rawdict of a whole page builds a dict per character of the page, while a line needing repair has a
+    few dozen: the text page's mediabox is narrowed to the line for one call (MuPDF leaves out blocks, lines and
+    characters outside it) and restored. The line is taken only when it comes back whole (same box, direction,
+    spans and text) and alone; otherwise the whole page's rawdict is read once (``page_raw`` keeps it)."""
+    if not page_raw:
+        box = tp.this.m_internal.mediabox
+        saved = (box.x0, box.y0, box.x1, box.y1)
+        x0, y0, x1, y1 = line["bbox"]
+        try:
+            box.x0, box.y0, box.x1, box.y1 = x0 - 2.0, y0 - 2.0, x1 + 2.0, y1 + 2.0
+            part = tp.extractRAWDICT()
+        except (AttributeError, TypeError, *PDF_ERRORS):
+            part = {}
+        finally:
+            box.x0, box.y0, box.x1, box.y1 = saved
+        found = [ln for b in part.get("blocks", []) for ln in b.get("lines", [])
+                 if ln.get("bbox") == line["bbox"] and ln.get("dir") == line.get("dir")
+                 and len(ln.get("spans", [])) == len(texts)
+                 and all("".join([c["c"] for c in s.get("chars", ())]) == t
+                         for s, t in zip(ln["spans"], texts, strict=True))]
+        if len(found) == 1:
+            return found[0]
+        page_raw.append(tp.extractRAWDICT())
+    return page_raw[0]["blocks"][bi]["lines"][li]
 
 
 def _images(page: pymupdf.Page, listed: list[tuple], rot: pymupdf.Matrix,
@@ -197,8 +233,10 @@ def _is_light(color: Any, level: float = 0.95) -> bool:
     return color is not None and len(color) > 0 and all(c >= level for c in color)
 
 
-def _paths(page: pymupdf.Page, rot: pymupdf.Matrix, size: tuple[float, float]) -> list[dict[str, Any]]:
-    """Visible paths with the few features clustering needs (bbox, curves, fills, diagonals, rule-like)."""
+def _paths(page: pymupdf.Page, rot: pymupdf.Matrix | None, size: tuple[float, float]) -> list[dict[str, Any]]:
+    """Visible paths with the few features clustering needs (bbox, curves, fills, diagonals, rule-like).
+
+    ``rot`` None: the page is not rotated (boxes as MuPDF gives them; see :func:`_vis`)."""
     page_area = size[0] * size[1]
     page_box = (0.0, 0.0, size[0], size[1])
     out = []

@@ -269,16 +269,18 @@ def raw_line_texts(raw_line: dict, to_visible: Callable[[BBox], BBox], direction
     found: list[tuple[float, float]] = []
     if rules and baseline is not None and direction[0] > 0.99 and glyphs:
         lo, hi = min(g.a0 for g in glyphs), max(g.a1 for g in glyphs)
-        em = max(size, 1.0)
-        for r in rules:
-            w, h = r[2] - r[0], r[3] - r[1]
-            if not (h <= 0.15 * em and 0.15 * em <= w <= 1.2 * em):
-                continue
-            if not (baseline - 0.2 * em <= r[3] <= baseline + 0.35 * em):
-                continue
+        for r in baseline_rules(rules, baseline, size):
             if r[0] >= lo and r[2] <= hi:
                 found.append((r[0], r[2]))
     return span_texts(repair_line(glyphs, size, sorted(found)), len(spans))
+
+
+def baseline_rules(rules: Sequence[BBox], baseline: float, size: float) -> list[BBox]:
+    """The rules shaped and placed like an underscore on a line with this baseline and font size (thin, up to
+    an em wide, on the baseline). A line near none of them reads no underscore: it needs no glyph pass."""
+    em = max(size, 1.0)
+    return [r for r in rules if r[3] - r[1] <= 0.15 * em and 0.15 * em <= r[2] - r[0] <= 1.2 * em
+            and baseline - 0.2 * em <= r[3] <= baseline + 0.35 * em]
 
 
 def rules_near(rules: Sequence[BBox], box: BBox, size: float) -> bool:
