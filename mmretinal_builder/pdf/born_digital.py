@@ -17,7 +17,15 @@ from typing import Any
 import pymupdf
 
 from ..geometry import BBox
-from .glyphs import MarkTrace, baseline_rules, is_mark, line_needs_repair, mark_traces, raw_line_texts, rules_near
+from .glyphs import (
+    MarkTrace,
+    baseline_rules,
+    is_mark,
+    line_needs_repair,
+    mark_traces,
+    raw_line_texts,
+    rules_near,
+)
 from .limits import PDF_ERRORS  # re-exported: what MuPDF raises on damaged input
 from .page_model import DrawingCluster, ImagePlacement, PageModel, Span, TextLine
 
