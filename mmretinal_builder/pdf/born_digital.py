@@ -136,11 +136,12 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
                     continue
                 font = s.get("font", "")
                 flags = int(s.get("flags", 0))
-                spans.append(Span(
-                    text=text, bbox=_vis(s["bbox"], vis_rot), font=font, size=float(s.get("size", 0.0)),
-                    bold=bool(flags & pymupdf.TEXT_FONT_BOLD) or bool(_BOLD_FONT.search(font)),
-                    italic=bool(flags & pymupdf.TEXT_FONT_ITALIC) or bool(_ITALIC_FONT.search(font)),
-                ))
+                bold, italic = _font_style(font)
+                b = s["bbox"]
+                spans.append(Span.of(
+                    text, (b[0] + 0.0, b[1] + 0.0, b[2] + 0.0, b[3] + 0.0) if vis_rot is None else _vis(b, vis_rot),
+                    font, float(s.get("size", 0.0)), bool(flags & _BOLD_FLAG) or bold,
+                    bool(flags & _ITALIC_FLAG) or italic))
             text = "".join(s.text for s in spans)
             if not text.strip():
                 continue
@@ -148,6 +149,20 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
                                 baseline=float(origin_y), horizontal=vdx > 0.99 and abs(vdy) < 0.02,
                                 direction=(round(vdx, 4), round(vdy, 4))))
     return out
+
+
+_BOLD_FLAG, _ITALIC_FLAG = pymupdf.TEXT_FONT_BOLD, pymupdf.TEXT_FONT_ITALIC
+_FONT_STYLES: dict[str, tuple[bool, bool]] = {}
+
+
+def _font_style(font: str) -> tuple[bool, bool]:
+    """(bold, italic) as the font's name says, looked up once per font name (a page has a span per word)."""
+    style = _FONT_STYLES.get(font)
+    if style is None:
+        if len(_FONT_STYLES) > 4096:  # fonts named per glyph run (some producers): keep the table small
+            _FONT_STYLES.clear()
+        style = _FONT_STYLES[font] = (bool(_BOLD_FONT.search(font)), bool(_ITALIC_FONT.search(font)))
+    return style
 
 
 def _raw_line(tp: pymupdf.TextPage, line: dict[str, Any], texts: list[str], bi: int, li: int,
@@ -162,6 +177,11 @@ def _raw_line(tp: pymupdf.TextPage, line: dict[str, Any], texts: list[str], bi: 
         box = tp.this.m_internal.mediabox
         saved = (box.x0, box.y0, box.x1, box.y1)
         x0, y0, x1, y1 = line["bbox"]
+        if tuple(line.get("dir", ())) == (1.0, 0.0):
+            # a horizontal line: a band through its middle meets every glyph of it and not the lines above and
+            # below, whose boxes overlap its own by a point or two
+            mid, half = (y0 + y1) / 2, (y1 - y0) / 4
+            y0, y1 = mid - half + 2.0, mid + half - 2.0
         try:
             box.x0, box.y0, box.x1, box.y1 = x0 - 2.0, y0 - 2.0, x1 + 2.0, y1 + 2.0
             part = tp.extractRAWDICT()

@@ -35,6 +35,14 @@ class Span:
     bold: bool = False
     italic: bool = False
 
+    @classmethod
+    def of(cls, text: str, bbox: BBox, font: str, size: float, bold: bool, italic: bool) -> Span:
+        """The same span as ``Span(...)``, built without the frozen dataclass's checked ``__init__`` (a long text
+        page holds a span per word: the checked init is a tenth of the page's reading time)."""
+        span = object.__new__(cls)
+        span.__dict__.update(text=text, bbox=bbox, font=font, size=size, bold=bold, italic=italic)
+        return span
+
 
 @dataclass
 class TextLine:
@@ -191,7 +199,7 @@ def page_from_dict(d: dict[str, Any]) -> PageModel:
     """The :class:`PageModel` written by :func:`page_to_dict` (in memory, or read back from JSON)."""
     lines = [TextLine(text=ln["text"], bbox=tuple(ln["bbox"]), block_id=ln["block_id"], source=ln["source"],
                       baseline=ln["baseline"], horizontal=ln["horizontal"], direction=tuple(ln["direction"]),
-                      spans=[Span(s[0], tuple(s[1]), s[2], s[3], s[4], s[5]) for s in ln["spans"]])
+                      spans=[Span.of(s[0], tuple(s[1]), s[2], s[3], s[4], s[5]) for s in ln["spans"]])
              for ln in d["lines"]]
     images = [ImagePlacement(xref=im["xref"], bbox=tuple(im["bbox"]), transform=tuple(im["transform"]),
                              width_px=im["width_px"], height_px=im["height_px"],
