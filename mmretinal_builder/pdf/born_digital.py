@@ -20,7 +20,7 @@ from ..geometry import BBox
 from .glyphs import (
     MarkTrace,
     baseline_rules,
-    is_mark,
+    has_mark,
     line_needs_repair,
     mark_traces,
     raw_line_texts,
@@ -126,7 +126,7 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
                 texts = [unicodedata.normalize("NFC", t) for t in texts]
             if accent or near:
                 raw_line = _raw_line(tp, line, texts, bi, li, raw)
-                if marks is None and page is not None and any(is_mark(c) for t in texts for c in t):
+                if marks is None and page is not None and has_mark("".join(texts)):
                     marks = mark_traces(page.get_texttrace())
                 texts = raw_line_texts(raw_line, lambda b: _vis(b, vis_rot), (vdx, vdy), size, rules,
                                        float(origin_y), marks or [], used_marks)
@@ -213,16 +213,20 @@ def _images(page: pymupdf.Page, listed: list[tuple], rot: pymupdf.Matrix,
             by_size[(w, h)].append(xref)
         smask[xref] = bool(sm)
     ambiguous = any(len(by_size.get((i["width"], i["height"]), [])) > 1 for i in infos)
-    hashed = tp.extractIMGINFO(hashes=True) if ambiguous else None
-    del tp
     doc = page.parent
+    digests: list[bytes | None] | None = None
+    if ambiguous:
+        digests = _placement_digests(doc, tp, infos, by_size, xref_digests)
+        if digests is None:
+            digests = [h.get("digest") for h in tp.extractIMGINFO(hashes=True)]
+    del tp
     page_box = (0.0, 0.0, float(page.rect.width), float(page.rect.height))
     out = []
     for k, info in enumerate(infos):
         cands = by_size.get((info["width"], info["height"]), [])
         xref = cands[0] if len(cands) == 1 else 0
-        if len(cands) > 1 and hashed is not None:
-            digest = hashed[k].get("digest")
+        if len(cands) > 1 and digests is not None:
+            digest = digests[k]
             for x in cands:
                 if x not in xref_digests:
                     try:
@@ -245,6 +249,46 @@ def _images(page: pymupdf.Page, listed: list[tuple], rot: pymupdf.Matrix,
             placement.clip = bbox
         out.append(placement)
     return out
+
+
+def _placement_digests(doc: pymupdf.Document, tp: pymupdf.TextPage, infos: list[dict[str, Any]],
+                       by_size: dict[tuple[int, int], list[int]], xref_digests: dict[int, bytes],
+                       ) -> list[bytes | None] | None:
+    """The pixel hash of each placement whose size several of the page's images share, without decoding it.
+
+    MuPDF loads an image object once and keeps it in its store: the text page's image block and the object
+    loaded from the xref are then the same object, so the placement's pixels are that xref's (hashed once per
+    book, ``xref_digests``). What ``extractIMGINFO(hashes=True)`` would give, without decoding every placed
+    image a second time. None (the caller hashes the placements) unless every ambiguous placement is found
+    this way and its xref decodes."""
+    try:
+        pdf = pymupdf.mupdf.pdf_specifics(doc.this)
+        placed = [b.i_image().m_internal_value() for b in tp.this
+                  if b.m_internal.type == pymupdf.mupdf.FZ_STEXT_BLOCK_IMAGE]
+        if len(placed) != len(infos):
+            return None
+        loaded: dict[int, Any] = {}  # xref -> image object, kept alive while addresses are compared
+        out: list[bytes | None] = []
+        for k, info in enumerate(infos):
+            cands = by_size.get((info["width"], info["height"]), [])
+            if len(cands) <= 1:
+                out.append(None)
+                continue
+            for x in cands:
+                if x not in loaded:
+                    loaded[x] = pymupdf.mupdf.pdf_load_image(pdf, pymupdf.mupdf.pdf_new_indirect(pdf, x, 0))
+            owners = [x for x in cands if loaded[x].m_internal_value() == placed[k]]
+            if len(owners) != 1:
+                return None
+            x = owners[0]
+            if xref_digests.get(x) == b"":
+                return None  # it did not decode: the placement's own hash says what it is
+            if x not in xref_digests:
+                xref_digests[x] = pymupdf.Pixmap(doc, x).digest
+            out.append(xref_digests[x])
+        return out
+    except (AttributeError, TypeError, ValueError, *PDF_ERRORS):
+        return None
 
 
 def _clip_box(b: BBox, page: BBox) -> BBox | None:

@@ -73,6 +73,14 @@ class Glyph:
 _ACCENT = re.compile("[" + "".join(re.escape(c) for c in SPACING_ACCENTS) + "\u0300-\u036f]")
 
 
+_MARK = re.compile("[\u0300-\u036f]")  # is_mark as one character class
+
+
+def has_mark(text: str) -> bool:
+    """Does ``text`` hold a combining mark (:func:`is_mark`)?"""
+    return _MARK.search(text) is not None
+
+
 def line_needs_repair(text: str) -> bool:
     """Does this line's text hold a glyph the repair acts on (an accent glyph)?"""
     return _ACCENT.search(text) is not None
