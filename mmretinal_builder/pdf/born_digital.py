@@ -151,6 +151,23 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
     return out
 
 
+def _narrowed_rawdict(tp: pymupdf.TextPage, rect: BBox) -> dict[str, Any]:
+    """The text page's rawdict with its mediabox set to ``rect`` for the call (put back after); {} when this
+    PyMuPDF does not expose the mediabox (the caller then reads the whole page)."""
+    try:
+        box = tp.this.m_internal.mediabox
+        saved = (box.x0, box.y0, box.x1, box.y1)
+    except AttributeError:
+        return {}
+    try:
+        box.x0, box.y0, box.x1, box.y1 = rect
+        return tp.extractRAWDICT()
+    except (AttributeError, TypeError, *PDF_ERRORS):
+        return {}
+    finally:
+        box.x0, box.y0, box.x1, box.y1 = saved
+
+
 _BOLD_FLAG, _ITALIC_FLAG = pymupdf.TEXT_FONT_BOLD, pymupdf.TEXT_FONT_ITALIC
 _FONT_STYLES: dict[str, tuple[bool, bool]] = {}
 
@@ -174,21 +191,15 @@ def _raw_line(tp: pymupdf.TextPage, line: dict[str, Any], texts: list[str], bi: 
     characters outside it) and restored. The line is taken only when it comes back whole (same box, direction,
     spans and text) and alone; otherwise the whole page's rawdict is read once (``page_raw`` keeps it)."""
     if not page_raw:
-        box = tp.this.m_internal.mediabox
-        saved = (box.x0, box.y0, box.x1, box.y1)
         x0, y0, x1, y1 = line["bbox"]
         if tuple(line.get("dir", ())) == (1.0, 0.0):
             # a horizontal line: a band through its middle meets every glyph of it and not the lines above and
             # below, whose boxes overlap its own by a point or two
             mid, half = (y0 + y1) / 2, (y1 - y0) / 4
-            y0, y1 = mid - half + 2.0, mid + half - 2.0
-        try:
-            box.x0, box.y0, box.x1, box.y1 = x0 - 2.0, y0 - 2.0, x1 + 2.0, y1 + 2.0
-            part = tp.extractRAWDICT()
-        except (AttributeError, TypeError, *PDF_ERRORS):
-            part = {}
-        finally:
-            box.x0, box.y0, box.x1, box.y1 = saved
+            rect = (x0 - 2.0, mid - half, x1 + 2.0, mid + half)
+        else:
+            rect = (x0 - 2.0, y0 - 2.0, x1 + 2.0, y1 + 2.0)
+        part = _narrowed_rawdict(tp, rect)
         found = [ln for b in part.get("blocks", []) for ln in b.get("lines", [])
                  if ln.get("bbox") == line["bbox"] and ln.get("dir") == line.get("dir")
                  and len(ln.get("spans", [])) == len(texts)
