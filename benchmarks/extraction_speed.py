@@ -12,10 +12,12 @@
 Wall-clock and CPU seconds are both reported: on a shared machine the CPU ratio is the steadier one.
 
 Both run in this one process, on one core, ``--repeat`` times each (the best run is reported). The book is
-a generated sample book (``mmretinal_builder.samples``) cut or repeated to exactly ``--pages`` pages, or a
-PDF of your own (``--pdf``). Target: extract >= 1/3 of raw speed.
+a generated sample book (``mmretinal_builder.samples``) cut or repeated to exactly ``--pages`` pages, a
+generated text-heavy thesis set the way pdfTeX sets it (``--thesis PAGES``, :mod:`thesis_book`: ~45 justified
+lines a page, a figure every ~9 pages), or a PDF of your own (``--pdf``). Target: extract >= 1/3 of raw speed.
 
-Example: ``python benchmarks/extraction_speed.py --pages 200 --out extraction_speed.json``
+Examples: ``python benchmarks/extraction_speed.py --pages 200 --out extraction_speed.json``;
+``python benchmarks/extraction_speed.py --thesis 200 --save-book thesis200.pdf``
 """
 
 from __future__ import annotations
@@ -128,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pages", type=int, default=200, help="pages of the generated book")
     ap.add_argument("--pdf", type=Path, help="benchmark this PDF instead of a generated book")
+    ap.add_argument("--thesis", type=int, metavar="PAGES",
+                    help="benchmark a generated text-heavy thesis of PAGES pages (benchmarks/thesis_book.py)")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each pass (the best is reported)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, help="write the results as JSON")
@@ -136,7 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, for both passes
     with tempfile.TemporaryDirectory(prefix="mmretinal-bench-book-") as tmp:
-        path = args.pdf or make_book(args.pages, Path(tmp), args.seed)
+        if args.pdf:
+            path = args.pdf
+        elif args.thesis:
+            from thesis_book import make_thesis
+
+            path = make_thesis(args.thesis, Path(tmp) / f"thesis_{args.thesis}p.pdf", args.seed)
+        else:
+            path = make_book(args.pages, Path(tmp), args.seed)
         if args.save_book and not args.pdf:
             args.save_book.write_bytes(path.read_bytes())
         raw = min((raw_pass(path) for _ in range(args.repeat)), key=lambda r: r["seconds"])
@@ -147,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     raw_pps = raw["pages"] / raw["seconds"]
     our_pps = ours["pages"] / ours["seconds"]
     result = {
-        "book": str(args.pdf) if args.pdf else f"generated two-column sample, {args.pages} pages (seed {args.seed})",
+        "book": str(args.pdf) if args.pdf else (f"generated thesis, {args.thesis} pages (seed {args.seed})"
+                                                if args.thesis else
+                                                f"generated two-column sample, {args.pages} pages (seed {args.seed})"),
         "file_bytes": size, "pages": raw["pages"], "repeat": args.repeat,
         "raw": {**raw, "pages_per_s": round(raw_pps, 2)},
         "raw_without_image_bytes": {**floor, "pages_per_s": round(floor["pages"] / floor["seconds"], 2)},

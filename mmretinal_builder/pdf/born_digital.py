@@ -10,13 +10,22 @@ paths come from ``get_cdrawings`` and are clustered here. Every box is moved int
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from typing import Any
 
 import pymupdf
 
 from ..geometry import BBox
-from .glyphs import MarkTrace, is_mark, line_needs_repair, mark_traces, raw_line_texts, rules_near
+from .glyphs import (
+    MarkTrace,
+    baseline_rules,
+    has_mark,
+    line_needs_repair,
+    mark_traces,
+    raw_line_texts,
+    rules_near,
+)
 from .limits import PDF_ERRORS  # re-exported: what MuPDF raises on damaged input
 from .page_model import DrawingCluster, ImagePlacement, PageModel, Span, TextLine
 
@@ -37,7 +46,7 @@ def build_page_model(page: pymupdf.Page, xref_digests: dict[int, bytes] | None =
     rect = page.rect
     model = PageModel(number=page.number + 1, size=(float(rect.width), float(rect.height)),
                       rotation=int(page.rotation))
-    paths = _paths(page, rot, model.size)
+    paths = _paths(page, None if tuple(rot) == _IDENTITY else rot, model.size)
     tp = page.get_textpage(flags=TEXT_FLAGS)
     model.lines = _lines(tp, rot, _underscore_rules(paths), page)
     listed = page.get_images(full=True)
@@ -53,8 +62,7 @@ def build_page_model(page: pymupdf.Page, xref_digests: dict[int, bytes] | None =
 
 def _words(words: list[tuple], rot: pymupdf.Matrix | None) -> list[Any]:
     if rot is None:
-        return [(float(w[0]), float(w[1]), float(w[2]), float(w[3]), w[4], int(w[5]), int(w[6]), int(w[7]))
-                for w in words]
+        return words  # MuPDF's tuples are already (float x4, str, int x3): nothing to convert
     out = []
     for w in words:
         r = pymupdf.Rect(w[:4]) * rot
@@ -84,11 +92,11 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
            page: pymupdf.Page | None = None) -> list[TextLine]:
     """Text lines of a page. Lines holding accent glyphs or touching an underscore rule are read again
     glyph by glyph (``rawdict``, same text page so the same blocks and lines) and repaired by geometry
-    (:mod:`.glyphs`): the text a reader sees, not the drawing order."""
+    (:mod:`.glyphs`): the text a reader sees, not the drawing order (:func:`_raw_line`: only those lines)."""
     d = tp.extractDICT()
     vis_rot = None if tuple(rot) == _IDENTITY else rot  # unrotated page: boxes as MuPDF gives them
     rules = rules or []
-    raw: dict[str, Any] | None = None
+    raw: list[dict[str, Any]] = []  # the whole page's rawdict, read only if a line cannot be read alone
     marks: list[MarkTrace] | None = None  # true boxes of combining marks, read once when a line has one
     used_marks: set[int] = set()
     out: list[TextLine] = []
@@ -109,24 +117,31 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
             texts = [s.get("text", "") for s in line.get("spans", [])]
             lbox = _vis(line["bbox"], vis_rot)
             size = max((float(s.get("size", 0.0)) for s in line.get("spans", [])), default=0.0)
-            if line_needs_repair("".join(texts)) or (rules and rules_near(rules, lbox, size)):
-                raw = raw if raw is not None else tp.extractRAWDICT()
-                raw_line = raw["blocks"][bi]["lines"][li]
-                if marks is None and page is not None and any(is_mark(c) for t in texts for c in t):
+            accent = line_needs_repair("".join(texts))
+            near = not accent and bool(rules) and rules_near(rules, lbox, size)
+            if near and not (vdx > 0.99 and baseline_rules(rules, float(origin_y), size)):
+                # a rule in the line's box that cannot be an underscore of it (an overline, a table rule): the
+                # glyph pass would give the spans' own text, NFC-normalised; that, without the glyph pass
+                near = False
+                texts = [unicodedata.normalize("NFC", t) for t in texts]
+            if accent or near:
+                raw_line = _raw_line(tp, line, texts, bi, li, raw)
+                if marks is None and page is not None and has_mark("".join(texts)):
                     marks = mark_traces(page.get_texttrace())
-                texts = raw_line_texts(raw_line, lambda b: _vis(b, rot), (vdx, vdy), size, rules, float(origin_y),
-                                       marks or [], used_marks)
+                texts = raw_line_texts(raw_line, lambda b: _vis(b, vis_rot), (vdx, vdy), size, rules,
+                                       float(origin_y), marks or [], used_marks)
             spans = []
             for s, text in zip(line.get("spans", []), texts, strict=True):
                 if not text:
                     continue
                 font = s.get("font", "")
                 flags = int(s.get("flags", 0))
-                spans.append(Span(
-                    text=text, bbox=_vis(s["bbox"], vis_rot), font=font, size=float(s.get("size", 0.0)),
-                    bold=bool(flags & pymupdf.TEXT_FONT_BOLD) or bool(_BOLD_FONT.search(font)),
-                    italic=bool(flags & pymupdf.TEXT_FONT_ITALIC) or bool(_ITALIC_FONT.search(font)),
-                ))
+                bold, italic = _font_style(font)
+                b = s["bbox"]
+                spans.append(Span.of(
+                    text, (b[0] + 0.0, b[1] + 0.0, b[2] + 0.0, b[3] + 0.0) if vis_rot is None else _vis(b, vis_rot),
+                    font, float(s.get("size", 0.0)), bool(flags & _BOLD_FLAG) or bold,
+                    bool(flags & _ITALIC_FLAG) or italic))
             text = "".join(s.text for s in spans)
             if not text.strip():
                 continue
@@ -134,6 +149,66 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
                                 baseline=float(origin_y), horizontal=vdx > 0.99 and abs(vdy) < 0.02,
                                 direction=(round(vdx, 4), round(vdy, 4))))
     return out
+
+
+def _narrowed_rawdict(tp: pymupdf.TextPage, rect: BBox) -> dict[str, Any]:
+    """The text page's rawdict with its mediabox set to ``rect`` for the call (put back after); {} when this
+    PyMuPDF does not expose the mediabox (the caller then reads the whole page)."""
+    try:
+        box = tp.this.m_internal.mediabox
+        saved = (box.x0, box.y0, box.x1, box.y1)
+    except AttributeError:
+        return {}
+    try:
+        box.x0, box.y0, box.x1, box.y1 = rect
+        return tp.extractRAWDICT()
+    except (AttributeError, TypeError, *PDF_ERRORS):
+        return {}
+    finally:
+        box.x0, box.y0, box.x1, box.y1 = saved
+
+
+_BOLD_FLAG, _ITALIC_FLAG = pymupdf.TEXT_FONT_BOLD, pymupdf.TEXT_FONT_ITALIC
+_FONT_STYLES: dict[str, tuple[bool, bool]] = {}
+
+
+def _font_style(font: str) -> tuple[bool, bool]:
+    """(bold, italic) as the font's name says, looked up once per font name (a page has a span per word)."""
+    style = _FONT_STYLES.get(font)
+    if style is None:
+        if len(_FONT_STYLES) > 4096:  # fonts named per glyph run (some producers): keep the table small
+            _FONT_STYLES.clear()
+        style = _FONT_STYLES[font] = (bool(_BOLD_FONT.search(font)), bool(_ITALIC_FONT.search(font)))
+    return style
+
+
+def _raw_line(tp: pymupdf.TextPage, line: dict[str, Any], texts: list[str], bi: int, li: int,
+              page_raw: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``rawdict`` form (characters with their boxes) of ``line``, the ``dict`` line ``li`` of block ``bi``.
+
+    MuPDF's rawdict of a whole page builds a dict per character of the page, while a line needing repair has a
+    few dozen: the text page's mediabox is narrowed to the line for one call (MuPDF leaves out blocks, lines and
+    characters outside it) and restored. The line is taken only when it comes back whole (same box, direction,
+    spans and text) and alone; otherwise the whole page's rawdict is read once (``page_raw`` keeps it)."""
+    if not page_raw:
+        x0, y0, x1, y1 = line["bbox"]
+        if tuple(line.get("dir", ())) == (1.0, 0.0):
+            # a horizontal line: a band through its middle meets every glyph of it and not the lines above and
+            # below, whose boxes overlap its own by a point or two
+            mid, half = (y0 + y1) / 2, (y1 - y0) / 4
+            rect = (x0 - 2.0, mid - half, x1 + 2.0, mid + half)
+        else:
+            rect = (x0 - 2.0, y0 - 2.0, x1 + 2.0, y1 + 2.0)
+        part = _narrowed_rawdict(tp, rect)
+        found = [ln for b in part.get("blocks", []) for ln in b.get("lines", [])
+                 if ln.get("bbox") == line["bbox"] and ln.get("dir") == line.get("dir")
+                 and len(ln.get("spans", [])) == len(texts)
+                 and all("".join([c["c"] for c in s.get("chars", ())]) == t
+                         for s, t in zip(ln["spans"], texts, strict=True))]
+        if len(found) == 1:
+            return found[0]
+        page_raw.append(tp.extractRAWDICT())
+    return page_raw[0]["blocks"][bi]["lines"][li]
 
 
 def _images(page: pymupdf.Page, listed: list[tuple], rot: pymupdf.Matrix,
@@ -149,16 +224,20 @@ def _images(page: pymupdf.Page, listed: list[tuple], rot: pymupdf.Matrix,
             by_size[(w, h)].append(xref)
         smask[xref] = bool(sm)
     ambiguous = any(len(by_size.get((i["width"], i["height"]), [])) > 1 for i in infos)
-    hashed = tp.extractIMGINFO(hashes=True) if ambiguous else None
-    del tp
     doc = page.parent
+    digests: list[bytes | None] | None = None
+    if ambiguous:
+        digests = _placement_digests(doc, tp, infos, by_size, xref_digests)
+        if digests is None:
+            digests = [h.get("digest") for h in tp.extractIMGINFO(hashes=True)]
+    del tp
     page_box = (0.0, 0.0, float(page.rect.width), float(page.rect.height))
     out = []
     for k, info in enumerate(infos):
         cands = by_size.get((info["width"], info["height"]), [])
         xref = cands[0] if len(cands) == 1 else 0
-        if len(cands) > 1 and hashed is not None:
-            digest = hashed[k].get("digest")
+        if len(cands) > 1 and digests is not None:
+            digest = digests[k]
             for x in cands:
                 if x not in xref_digests:
                     try:
@@ -183,6 +262,46 @@ def _images(page: pymupdf.Page, listed: list[tuple], rot: pymupdf.Matrix,
     return out
 
 
+def _placement_digests(doc: pymupdf.Document, tp: pymupdf.TextPage, infos: list[dict[str, Any]],
+                       by_size: dict[tuple[int, int], list[int]], xref_digests: dict[int, bytes],
+                       ) -> list[bytes | None] | None:
+    """The pixel hash of each placement whose size several of the page's images share, without decoding it.
+
+    MuPDF loads an image object once and keeps it in its store: the text page's image block and the object
+    loaded from the xref are then the same object, so the placement's pixels are that xref's (hashed once per
+    book, ``xref_digests``). What ``extractIMGINFO(hashes=True)`` would give, without decoding every placed
+    image a second time. None (the caller hashes the placements) unless every ambiguous placement is found
+    this way and its xref decodes."""
+    try:
+        pdf = pymupdf.mupdf.pdf_specifics(doc.this)
+        placed = [b.i_image().m_internal_value() for b in tp.this
+                  if b.m_internal.type == pymupdf.mupdf.FZ_STEXT_BLOCK_IMAGE]
+        if len(placed) != len(infos):
+            return None
+        loaded: dict[int, Any] = {}  # xref -> image object, kept alive while addresses are compared
+        out: list[bytes | None] = []
+        for k, info in enumerate(infos):
+            cands = by_size.get((info["width"], info["height"]), [])
+            if len(cands) <= 1:
+                out.append(None)
+                continue
+            for x in cands:
+                if x not in loaded:
+                    loaded[x] = pymupdf.mupdf.pdf_load_image(pdf, pymupdf.mupdf.pdf_new_indirect(pdf, x, 0))
+            owners = [x for x in cands if loaded[x].m_internal_value() == placed[k]]
+            if len(owners) != 1:
+                return None
+            x = owners[0]
+            if xref_digests.get(x) == b"":
+                return None  # it did not decode: the placement's own hash says what it is
+            if x not in xref_digests:
+                xref_digests[x] = pymupdf.Pixmap(doc, x).digest
+            out.append(xref_digests[x])
+        return out
+    except (AttributeError, TypeError, ValueError, *PDF_ERRORS):
+        return None
+
+
 def _clip_box(b: BBox, page: BBox) -> BBox | None:
     x0, y0, x1, y1 = max(b[0], page[0]), max(b[1], page[1]), min(b[2], page[2]), min(b[3], page[3])
     if x1 - x0 <= 0.1 or y1 - y0 <= 0.1:
@@ -197,8 +316,10 @@ def _is_light(color: Any, level: float = 0.95) -> bool:
     return color is not None and len(color) > 0 and all(c >= level for c in color)
 
 
-def _paths(page: pymupdf.Page, rot: pymupdf.Matrix, size: tuple[float, float]) -> list[dict[str, Any]]:
-    """Visible paths with the few features clustering needs (bbox, curves, fills, diagonals, rule-like)."""
+def _paths(page: pymupdf.Page, rot: pymupdf.Matrix | None, size: tuple[float, float]) -> list[dict[str, Any]]:
+    """Visible paths with the few features clustering needs (bbox, curves, fills, diagonals, rule-like).
+
+    ``rot`` None: the page is not rotated (boxes as MuPDF gives them; see :func:`_vis`)."""
     page_area = size[0] * size[1]
     page_box = (0.0, 0.0, size[0], size[1])
     out = []

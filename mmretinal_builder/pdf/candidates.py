@@ -75,6 +75,12 @@ def table_regions(model: PageModel, layout: PageLayout, table_caps: list[tuple[B
     def near_figure(b: BBox) -> bool:
         return any(gap(b, f) <= 3.0 for f in figure_boxes)
 
+    if not table_caps:
+        return out
+    # what can never join a table, whatever the region: tested once, not in every round of every caption
+    rules = [d for d in model.drawings if not d.decoration and (d.rule_only or d.is_thin)]
+    cells = [i for i, ln in enumerate(model.lines)
+             if i not in stop_lines and not layout.furniture[i] and not near_figure(ln.bbox)]
     for cap_box, cap_lines in table_caps:
         best: tuple[float, BBox] | None = None
         for side in ("below", "above"):
@@ -83,8 +89,8 @@ def table_regions(model: PageModel, layout: PageLayout, table_caps: list[tuple[B
             changed = True
             while changed:
                 changed = False
-                for d in model.drawings:
-                    if d.decoration or not (d.rule_only or d.is_thin) or _covers(region, d.bbox, 0.9):
+                for d in rules:
+                    if _covers(region, d.bbox, 0.9):
                         continue
                     if any(intersection(union([region, d.bbox]), f) > 0 for f in figure_boxes):
                         continue
@@ -92,13 +98,13 @@ def table_regions(model: PageModel, layout: PageLayout, table_caps: list[tuple[B
                         region = union([region, d.bbox])
                         score += 2
                         changed = True
-                for i, ln in enumerate(model.lines):
-                    if i in stop_lines or i in cap_lines or layout.furniture[i] or _covers(region, ln.bbox, 0.9):
+                for i in cells:
+                    ln = model.lines[i]
+                    if i in cap_lines or _covers(region, ln.bbox, 0.9):
                         continue
                     if layout.prose[i] and not _covers(region, ln.bbox, 0.5):
                         continue
-                    if near_figure(ln.bbox) or any(intersection(union([region, ln.bbox]), f) > 0
-                                                   for f in figure_boxes):
+                    if any(intersection(union([region, ln.bbox]), f) > 0 for f in figure_boxes):
                         continue
                     if _adjacent(region, ln.bbox, side, step) and horizontal_overlap(ln.bbox, region) > 0.5:
                         region = union([region, ln.bbox])

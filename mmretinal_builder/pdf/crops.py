@@ -119,17 +119,30 @@ def _crop_to(arr: np.ndarray, full: BBox, clip: BBox) -> np.ndarray:
     return arr[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
 
 
-def render_region(page: pymupdf.Page, box: BBox, dpi: float, max_pixels: int, photo: bool) -> FigureImage:
-    """Render a page region (visible frame) at ``dpi``, lowered if the image would exceed ``max_pixels``."""
+def page_display_list(page: pymupdf.Page) -> pymupdf.DisplayList:
+    """The page's content as MuPDF's display list, without annotations: what :func:`render_region` draws from.
+
+    ``page.get_pixmap`` builds this list on every call; a page with several figures builds it once."""
+    return page.get_displaylist(annots=False)
+
+
+def render_region(page: pymupdf.Page | pymupdf.DisplayList, box: BBox, dpi: float, max_pixels: int,
+                  photo: bool) -> FigureImage:
+    """Render a page region (visible frame) at ``dpi``, lowered if the image would exceed ``max_pixels``.
+
+    ``page``: the page, or its :func:`page_display_list` (the same pixels: ``page.get_pixmap`` renders that list)."""
     w_in, h_in = (box[2] - box[0]) / 72.0, (box[3] - box[1]) / 72.0
     if w_in * h_in * dpi * dpi > max_pixels:
         dpi = (max_pixels / max(w_in * h_in, 1e-9)) ** 0.5
     dpi = max(36.0, round(dpi, 1))
     zoom = dpi / 72.0
-    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), clip=pymupdf.Rect(box), alpha=False, annots=False)
+    dl = page if isinstance(page, pymupdf.DisplayList) else page_display_list(page)
+    pix = dl.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csRGB, alpha=False,
+                        clip=pymupdf.Rect(box))
     if pix.n not in (1, 3):
         pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
-    arr = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, pix.n)
+    # the pixmap's own memory (no copy of the samples); pix outlives the array's use
+    arr = np.frombuffer(pix.samples_mv, dtype=np.uint8).reshape(pix.height, pix.width, pix.n)
     data, ext = encode(arr, photo)
     return FigureImage(data, ext, (pix.width, pix.height), dpi, "region-render")
 

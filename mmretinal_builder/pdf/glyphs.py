@@ -18,6 +18,8 @@ direction, and returns the corrected text per span. Everything else is kept as i
 
 from __future__ import annotations
 
+import bisect
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -71,6 +73,14 @@ class Glyph:
 _ACCENT = re.compile("[" + "".join(re.escape(c) for c in SPACING_ACCENTS) + "\u0300-\u036f]")
 
 
+_MARK = re.compile("[\u0300-\u036f]")  # is_mark as one character class
+
+
+def has_mark(text: str) -> bool:
+    """Does ``text`` hold a combining mark (:func:`is_mark`)?"""
+    return _MARK.search(text) is not None
+
+
 def line_needs_repair(text: str) -> bool:
     """Does this line's text hold a glyph the repair acts on (an accent glyph)?"""
     return _ACCENT.search(text) is not None
@@ -95,10 +105,11 @@ def repair_line(glyphs: list[Glyph], size: float, rules: Sequence[tuple[float, f
 def _compose_accents(glyphs: list[Glyph], em: float) -> list[Glyph]:
     removed: set[int] = set()
     touched: list[int] = []
+    near = _Neighbours(glyphs, em)
     for i, g in enumerate(glyphs):
         if not is_accent(g.c):
             continue
-        j = _base_of(glyphs, i, em, removed)
+        j = _base_of(glyphs, i, em, removed, near.around(i))
         if j is None:
             continue
         new = compose(glyphs[j].c, g.c)
@@ -118,12 +129,40 @@ def _compose_accents(glyphs: list[Glyph], em: float) -> list[Glyph]:
     return keep
 
 
-def _base_of(glyphs: list[Glyph], i: int, em: float, removed: set[int]) -> int | None:
-    """The letter the accent ``glyphs[i]`` sits over, or None (a standalone ``´`` used as an apostrophe)."""
+class _Neighbours:
+    """The glyphs of a line that can be the letter under an accent: those reaching within 0.15 em of it (what
+    :func:`_base_of` accepts), found by bisection on the glyphs' starts instead of a pass over the whole line."""
+
+    def __init__(self, glyphs: list[Glyph], em: float) -> None:
+        self.glyphs = glyphs
+        self.em = em
+        finite = math.isfinite(em) and all(math.isfinite(g.a0) and math.isfinite(g.a1) for g in glyphs)
+        self.order = sorted(range(len(glyphs)), key=lambda j: glyphs[j].a0) if finite else None
+        self.starts = [glyphs[j].a0 for j in self.order] if self.order is not None else []
+        self.widest = max((g.a1 - g.a0 for g in glyphs), default=0.0)
+
+    def around(self, i: int) -> list[int] | None:
+        """Indices (ascending, as a full pass visits them) of every glyph that may qualify; None: all of them."""
+        if self.order is None:
+            return None
+        acc = self.glyphs[i]
+        slack = 0.15 * self.em + 0.01 * self.em + 1e-6  # the mark rule's reach, widened past rounding
+        lo, hi = acc.a0 - slack, max(acc.a1, acc.a0) + slack
+        first = bisect.bisect_left(self.starts, lo - self.widest)
+        last = bisect.bisect_right(self.starts, hi)
+        return sorted(j for j in self.order[first:last] if self.glyphs[j].a1 >= lo)
+
+
+def _base_of(glyphs: list[Glyph], i: int, em: float, removed: set[int],
+             candidates: list[int] | None = None) -> int | None:
+    """The letter the accent ``glyphs[i]`` sits over, or None (a standalone ``´`` used as an apostrophe).
+
+    ``candidates``: the only glyphs that can qualify (:class:`_Neighbours`), in index order; None: all."""
     acc = glyphs[i]
     width = acc.a1 - acc.a0
     best: tuple[float, int] | None = None
-    for j, g in enumerate(glyphs):
+    for j in range(len(glyphs)) if candidates is None else candidates:
+        g = glyphs[j]
         if j == i or j in removed or not g.c[:1].isalpha():
             continue
         if width > 0.05 * em:
@@ -210,6 +249,9 @@ def span_texts(glyphs: list[Glyph], n_spans: int) -> list[str]:
 def extent(box: BBox, direction: tuple[float, float]) -> tuple[float, float]:
     """A box's extent along a unit direction (the reading axis of its line)."""
     dx, dy = direction
+    if dx == 1.0 and dy == 0.0 and box[1] - box[1] == 0.0 and box[3] - box[3] == 0.0:
+        # a horizontal line (most of them), finite y (else the products below give NaN): the same numbers
+        return min(box[0], box[2]), max(box[0], box[2])
     xs = (box[0] * dx, box[2] * dx)
     ys = (box[1] * dy, box[3] * dy)
     return min(xs) + min(ys), max(xs) + max(ys)
@@ -269,16 +311,18 @@ def raw_line_texts(raw_line: dict, to_visible: Callable[[BBox], BBox], direction
     found: list[tuple[float, float]] = []
     if rules and baseline is not None and direction[0] > 0.99 and glyphs:
         lo, hi = min(g.a0 for g in glyphs), max(g.a1 for g in glyphs)
-        em = max(size, 1.0)
-        for r in rules:
-            w, h = r[2] - r[0], r[3] - r[1]
-            if not (h <= 0.15 * em and 0.15 * em <= w <= 1.2 * em):
-                continue
-            if not (baseline - 0.2 * em <= r[3] <= baseline + 0.35 * em):
-                continue
+        for r in baseline_rules(rules, baseline, size):
             if r[0] >= lo and r[2] <= hi:
                 found.append((r[0], r[2]))
     return span_texts(repair_line(glyphs, size, sorted(found)), len(spans))
+
+
+def baseline_rules(rules: Sequence[BBox], baseline: float, size: float) -> list[BBox]:
+    """The rules shaped and placed like an underscore on a line with this baseline and font size (thin, up to
+    an em wide, on the baseline). A line near none of them reads no underscore: it needs no glyph pass."""
+    em = max(size, 1.0)
+    return [r for r in rules if r[3] - r[1] <= 0.15 * em and 0.15 * em <= r[2] - r[0] <= 1.2 * em
+            and baseline - 0.2 * em <= r[3] <= baseline + 0.35 * em]
 
 
 def rules_near(rules: Sequence[BBox], box: BBox, size: float) -> bool:

@@ -35,6 +35,14 @@ class Span:
     bold: bool = False
     italic: bool = False
 
+    @classmethod
+    def of(cls, text: str, bbox: BBox, font: str, size: float, bold: bool, italic: bool) -> Span:
+        """The same span as ``Span(...)``, built without the frozen dataclass's checked ``__init__`` (a long text
+        page holds a span per word: the checked init is a tenth of the page's reading time)."""
+        span = object.__new__(cls)
+        span.__dict__.update(text=text, bbox=bbox, font=font, size=size, bold=bold, italic=italic)
+        return span
+
 
 @dataclass
 class TextLine:
@@ -53,13 +61,13 @@ class TextLine:
     def size(self) -> float:
         """Font size of the line: the size carrying most characters (OCR: estimated from the box).
 
-        Computed once per spans list (layout and caption code ask for it tens of times per line)."""
-        key = (id(self.spans), len(self.spans), self.bbox)
+        Computed once per spans list and box (layout and caption code ask for it tens of times per line)."""
         cached = self.__dict__.get("_size_cache")
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        if cached is not None and cached[0] is self.spans and cached[1] == len(self.spans) \
+                and cached[2] == self.bbox:
+            return cached[3]
         value = self._font_size()
-        self.__dict__["_size_cache"] = (key, value)
+        self.__dict__["_size_cache"] = (self.spans, len(self.spans), self.bbox, value)
         return value
 
     def _font_size(self) -> float:
@@ -164,32 +172,34 @@ class PageModel:
 
 # ----------------------------------------------------------------------------- persistence
 # The ``pages`` stage writes page models into its shard and later stages read them back. Written out by hand:
-# ``dataclasses.asdict`` and a generic validator cost more than reading the page did.
+# ``dataclasses.asdict`` and a generic validator cost more than reading the page did. Boxes, spans and words stay
+# tuples in the dict (JSON writes them as arrays): in the build's own process the dict is read back without copying
+# them, and ``tuple()`` of a tuple is the tuple itself.
 
 
 def page_to_dict(m: PageModel) -> dict[str, Any]:
-    """A JSON-able form of ``m`` (tuples become lists; :func:`page_from_dict` turns them back)."""
+    """A JSON-able form of ``m`` (boxes as tuples or lists; :func:`page_from_dict` reads either)."""
     return {
-        "number": m.number, "size": list(m.size), "text_layer": m.text_layer, "rotation": m.rotation,
+        "number": m.number, "size": m.size, "text_layer": m.text_layer, "rotation": m.rotation,
         "scan_image": m.scan_image, "skew": m.skew,
-        "lines": [{"text": ln.text, "bbox": list(ln.bbox), "block_id": ln.block_id, "source": ln.source,
-                   "baseline": ln.baseline, "horizontal": ln.horizontal, "direction": list(ln.direction),
-                   "spans": [[s.text, list(s.bbox), s.font, s.size, s.bold, s.italic] for s in ln.spans]}
+        "lines": [{"text": ln.text, "bbox": ln.bbox, "block_id": ln.block_id, "source": ln.source,
+                   "baseline": ln.baseline, "horizontal": ln.horizontal, "direction": ln.direction,
+                   "spans": [(s.text, s.bbox, s.font, s.size, s.bold, s.italic) for s in ln.spans]}
                   for ln in m.lines],
-        "images": [{"xref": im.xref, "bbox": list(im.bbox), "transform": list(im.transform), "width_px": im.width_px,
-                    "height_px": im.height_px, "clip": list(im.clip) if im.clip is not None else None,
-                    "has_mask": im.has_mask, "decoration": im.decoration} for im in m.images],
-        "drawings": [[list(d.bbox), d.n_paths, d.n_curves, d.n_fills, d.n_diagonals, d.rule_only, d.decoration]
+        "images": [{"xref": im.xref, "bbox": im.bbox, "transform": im.transform, "width_px": im.width_px,
+                    "height_px": im.height_px, "clip": im.clip, "has_mask": im.has_mask,
+                    "decoration": im.decoration} for im in m.images],
+        "drawings": [(d.bbox, d.n_paths, d.n_curves, d.n_fills, d.n_diagonals, d.rule_only, d.decoration)
                      for d in m.drawings],
-        "words": [list(w) for w in m.words],
+        "words": list(m.words),
     }
 
 
 def page_from_dict(d: dict[str, Any]) -> PageModel:
-    """The :class:`PageModel` written by :func:`page_to_dict`."""
+    """The :class:`PageModel` written by :func:`page_to_dict` (in memory, or read back from JSON)."""
     lines = [TextLine(text=ln["text"], bbox=tuple(ln["bbox"]), block_id=ln["block_id"], source=ln["source"],
                       baseline=ln["baseline"], horizontal=ln["horizontal"], direction=tuple(ln["direction"]),
-                      spans=[Span(s[0], tuple(s[1]), s[2], s[3], s[4], s[5]) for s in ln["spans"]])
+                      spans=[Span.of(s[0], tuple(s[1]), s[2], s[3], s[4], s[5]) for s in ln["spans"]])
              for ln in d["lines"]]
     images = [ImagePlacement(xref=im["xref"], bbox=tuple(im["bbox"]), transform=tuple(im["transform"]),
                              width_px=im["width_px"], height_px=im["height_px"],

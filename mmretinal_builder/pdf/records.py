@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from ..schema import Figure, LineageStep
 from .page_model import ImagePlacement, PageModel, page_from_dict, page_to_dict
@@ -29,15 +29,23 @@ class PageRecord(BaseModel):
     pdf_images: int = Field(0, description="how many of model.images are the PDF's own (the rest: figure regions "
                                            "OCR found on a scan)")
     lineage: list[LineageStep] = Field(default_factory=list)
+    _page: PageModel | None = PrivateAttr(default=None)  # the model itself, until the first page_model() call
 
     @classmethod
     def of(cls, book: str, model: PageModel, ocr: str | None = None, error: str | None = None,
-           pdf_images: int | None = None) -> PageRecord:
-        return cls(book=book, page=model.number, model=page_to_dict(model), ocr=ocr, error=error,
-                   pdf_images=len(model.images) if pdf_images is None else pdf_images)
+           pdf_images: int | None = None, hand_over: bool = False) -> PageRecord:
+        """``hand_over``: the first :meth:`page_model` call in this process returns ``model`` itself rather than
+        a copy rebuilt from the dict (for models the caller no longer changes; the dict is written already)."""
+        rec = cls(book=book, page=model.number, model=page_to_dict(model), ocr=ocr, error=error,
+                  pdf_images=len(model.images) if pdf_images is None else pdf_images)
+        if hand_over:
+            rec._page = model
+        return rec
 
     def page_model(self) -> PageModel:
-        return page_from_dict(self.model)
+        """The page model: the one handed over once (see :meth:`of`), else a new one read from :attr:`model`."""
+        handed, self._page = self._page, None
+        return handed if handed is not None else page_from_dict(self.model)
 
     def to_jsonable(self) -> dict[str, Any]:
         """What :func:`mmretinal_builder.io.dumps` writes: ``model`` is plain JSON already (page_to_dict)."""

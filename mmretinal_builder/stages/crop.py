@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from typing import Literal
 
+import pymupdf
 from pydantic import Field
 
 from ..errors import BuilderError
 from ..geometry import area
 from ..pdf.born_digital import PDF_ERRORS
-from ..pdf.crops import FigureImage, native_image, render_region, turn_image
+from ..pdf.crops import FigureImage, native_image, page_display_list, render_region, turn_image
 from ..pdf.limits import memory_limit
 from ..pdf.records import FigureDraft
 from ..schema import Figure
@@ -61,23 +62,33 @@ class CropStage(Stage):
             return []
         book = ctx.pdf
         out: list[Figure] = []
-        with memory_limit(ctx.limits.max_memory_mb):
-            for n, draft in enumerate(items, 1):
-                fig = self._crop(draft, ctx)
-                if fig is not None:
-                    out.append(fig)
-                if ctx.progress is not None:
-                    ctx.progress(n, len(items))
+        self._page_list: tuple[int, pymupdf.DisplayList] | None = None  # the last page's display list
+        try:
+            with memory_limit(ctx.limits.max_memory_mb):
+                for n, draft in enumerate(items, 1):
+                    fig = self._crop(draft, ctx)
+                    if fig is not None:
+                        out.append(fig)
+                    if ctx.progress is not None:
+                        ctx.progress(n, len(items))
+        finally:
+            self._page_list = None  # freed while the book is open
         repaired = book.mupdf_warnings()  # what MuPDF repaired while rendering
         if repaired:
             ctx.warn(repaired)
         return out
 
+    def _display_list(self, number: int, ctx: Context) -> pymupdf.DisplayList:
+        """Page ``number``'s display list, built once for the figures of one page (drafts come in page order)."""
+        if self._page_list is None or self._page_list[0] != number:
+            self._page_list = None  # the previous page's list is freed before the next one is built
+            self._page_list = (number, page_display_list(ctx.pdf.page(number)))
+        return self._page_list[1]
+
     def _crop(self, draft: FigureDraft, ctx: Context) -> Figure | None:
         p, plan = self.params, draft.crop
         book = ctx.pdf
         box = tuple(plan.box)
-        page = book.page(draft.page)
         img: FigureImage | None = None
         if plan.image is not None:
             placed = plan.image.placement()
@@ -91,7 +102,8 @@ class CropStage(Stage):
             dpi = min(max(p.render_dpi, plan.native_dpi), p.max_dpi)
             photo = p.render_format == "jpeg" or (p.render_format == "auto" and plan.raster_area >= 0.5 * area(box))
             try:
-                img = render_region(page, box, dpi, p.max_pixels, photo)  # type: ignore[arg-type]
+                source = self._display_list(draft.page, ctx)
+                img = render_region(source, box, dpi, p.max_pixels, photo)  # type: ignore[arg-type]
             except PDF_ERRORS as e:
                 ctx.warn(f"page {draft.page}: figure region cannot be rendered ({e})")
                 ctx.drop({"book": ctx.book, "page": draft.page, "bbox": draft.bbox, "id": draft.id},

@@ -75,8 +75,11 @@ class PagesStage(Stage):
             ctx.warn(repaired)
         out = []
         for m in models:
+            # a text-layer page's model (tuples only, as born_digital builds it) goes to the next stage as it is,
+            # without a copy through the dict; OCR'd pages are read back from the dict (the types JSON keeps)
             rec = PageRecord.of(ctx.book, m, ocr=reasons.get(m.number), error=failed.get(m.number),
-                                pdf_images=own[m.number])
+                                pdf_images=own[m.number],
+                                hand_over=m.text_layer == "ok" and m.number not in reasons)
             ctx.note(rec, f"ocr:{reasons[m.number]}" if m.number in reasons else f"text-layer:{m.text_layer}",
                      text_layer=m.text_layer, lines=len(m.lines), images=len(m.images), drawings=len(m.drawings),
                      **({"error": failed[m.number]} if m.number in failed else {}))
