@@ -254,10 +254,10 @@ def test_paper_config_trains_on_cfp_only_from_a_flair_checkpoint(mm_dir: Path, t
     FLAIR-layout .pth (no revision attention in it), every parameter decayed, raw pixels."""
     import pyarrow.parquet as pq
 
-    from keepfit.hub import _REFERENCE_PREFIXES
     from keepfit.model import KeepFIT, ModelConfig
     from keepfit.train.config import load_config
     from keepfit.train.synthetic import write_public_csv
+    from keepfit.weights import _REFERENCE_PREFIXES
 
     cfg = load_config(PAPER)
     assert cfg.data.modalities == ["CFP"] and cfg.model.init_from and cfg.model.pixel_norm == "none"

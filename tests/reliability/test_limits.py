@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pymupdf
 import pytest
@@ -91,17 +92,35 @@ def test_mupdf_warnings_are_collected_once():
 
 def test_memory_freed_inside_the_block_does_not_widen_the_limit():
     """Garbage from earlier work that the collector frees inside the block (a long-lived worker holds plenty) must
-    not raise the ceiling: the limit is measured after a collection."""
-    import gc
+    not raise the ceiling: the limit is measured after a collection.
 
-    class Cycle:
-        def __init__(self) -> None:
-            self.me = self
-            self.data = bytearray(400 << 20)
+    Checked in a fresh process: the limit bounds how far the address space may *grow*, so in a test process
+    whose heap already holds large free holes (left by earlier tests) an allocation can succeed without growing
+    it, whatever the limit does (docs/reliability.md)."""
+    import subprocess
+    import sys
 
-    Cycle()  # unreachable now, freed only by the cycle collector
-    with limits.memory_limit(64) as enforced:
-        assert enforced
-        gc.collect()
-        with pytest.raises(MemoryError):
-            bytearray(200 << 20)
+    code = """
+import gc
+from mmretinal_builder.pdf import limits
+
+class Cycle:
+    def __init__(self):
+        self.me = self
+        self.data = bytearray(400 << 20)
+
+Cycle()  # unreachable now, freed only by the cycle collector
+with limits.memory_limit(64) as enforced:
+    assert enforced
+    gc.collect()
+    try:
+        bytearray(200 << 20)
+    except MemoryError:
+        print("limited")
+    else:
+        print("not limited")
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "limited", res.stdout + res.stderr
