@@ -128,7 +128,7 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
                 raw_line = _raw_line(tp, line, texts, bi, li, raw)
                 if marks is None and page is not None and has_mark("".join(texts)):
                     marks = mark_traces(page.get_texttrace())
-                texts = raw_line_texts(raw_line, lambda b: _vis(b, vis_rot), (vdx, vdy), size, rules,
+                texts = raw_line_texts(raw_line, None if vis_rot is None else lambda b: _vis(b, vis_rot), (vdx, vdy), size, rules,
                                        float(origin_y), marks or [], used_marks)
             spans = []
             for s, text in zip(line.get("spans", []), texts, strict=True):
