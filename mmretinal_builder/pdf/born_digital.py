@@ -128,20 +128,25 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
                 raw_line = _raw_line(tp, line, texts, bi, li, raw)
                 if marks is None and page is not None and has_mark("".join(texts)):
                     marks = mark_traces(page.get_texttrace())
-                texts = raw_line_texts(raw_line, lambda b: _vis(b, vis_rot), (vdx, vdy), size, rules,
+                texts = raw_line_texts(raw_line, None if vis_rot is None else lambda b: _vis(b, vis_rot), (vdx, vdy), size, rules,
                                        float(origin_y), marks or [], used_marks)
             spans = []
             for s, text in zip(line.get("spans", []), texts, strict=True):
                 if not text:
                     continue
                 font = s.get("font", "")
-                flags = int(s.get("flags", 0))
-                bold, italic = _font_style(font)
+                flags = s.get("flags", 0)
+                style = _SPAN_STYLES.get((font, flags))
+                if style is None:
+                    style = _span_style(font, flags)
                 b = s["bbox"]
-                spans.append(Span.of(
-                    text, (b[0] + 0.0, b[1] + 0.0, b[2] + 0.0, b[3] + 0.0) if vis_rot is None else _vis(b, vis_rot),
-                    font, float(s.get("size", 0.0)), bool(flags & _BOLD_FLAG) or bold,
-                    bool(flags & _ITALIC_FLAG) or italic))
+                # Span.of inlined: a long text page has a span per word
+                span = _new(Span)
+                _set(span, "__dict__", {
+                    "text": text,
+                    "bbox": (b[0] + 0.0, b[1] + 0.0, b[2] + 0.0, b[3] + 0.0) if vis_rot is None else _vis(b, vis_rot),
+                    "font": font, "size": float(s.get("size", 0.0)), "bold": style[0], "italic": style[1]})
+                spans.append(span)
             text = "".join(s.text for s in spans)
             if not text.strip():
                 continue
@@ -170,6 +175,20 @@ def _narrowed_rawdict(tp: pymupdf.TextPage, rect: BBox) -> dict[str, Any]:
 
 _BOLD_FLAG, _ITALIC_FLAG = pymupdf.TEXT_FONT_BOLD, pymupdf.TEXT_FONT_ITALIC
 _FONT_STYLES: dict[str, tuple[bool, bool]] = {}
+
+
+_new, _set = object.__new__, object.__setattr__
+_SPAN_STYLES: dict[tuple[str, int], tuple[bool, bool]] = {}
+
+
+def _span_style(font: str, flags: Any) -> tuple[bool, bool]:
+    """(bold, italic) of a span from its font name and MuPDF's flags, kept per (font, flags) pair."""
+    if len(_SPAN_STYLES) > 4096:
+        _SPAN_STYLES.clear()
+    bold, italic = _font_style(font)
+    value = int(flags)
+    style = _SPAN_STYLES[(font, flags)] = (bool(value & _BOLD_FLAG) or bold, bool(value & _ITALIC_FLAG) or italic)
+    return style
 
 
 def _font_style(font: str) -> tuple[bool, bool]:

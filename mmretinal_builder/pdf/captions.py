@@ -292,10 +292,12 @@ def _continues_paragraph(prev: TextLine, line: TextLine) -> bool:
         return False
     if prev.text.rstrip().endswith(_TERMINAL):
         return False
-    if _cjk_share(prev.text) > 0.5 and _cjk_share(line.text) < 0.2:
-        return False  # Chinese then English: the second half of a bilingual caption, not a continuation
-    # A short line above (a label inside the figure) is not running text.
-    return (prev.bbox[2] - prev.bbox[0]) >= 0.7 * max(line.bbox[2] - line.bbox[0], 1.0)
+    # A short line above (a label inside the figure) is not running text (tested before the script shares:
+    # both tests are pure, and this one is cheap).
+    if (prev.bbox[2] - prev.bbox[0]) < 0.7 * max(line.bbox[2] - line.bbox[0], 1.0):
+        return False
+    # Chinese then English: the second half of a bilingual caption, not a continuation
+    return not (_cjk_share(prev.text) > 0.5 and _cjk_share(line.text) < 0.2)
 
 
 def _new_paragraph(lines: list[TextLine], members: list[int], k: int, col0: float, col1: float,
@@ -343,9 +345,17 @@ def _label_on_graphic(model: PageModel, ln: TextLine, col_width: float, size: fl
     return any(gap(ln.bbox, b) <= 0.5 * size for b in boxes)
 
 
+_SPACE_RE = re.compile(r"\s")  # the same characters as str.isspace()
+_CJK_CHAR_RE = re.compile("[\u3400-\u9fff\u3000-\u303f\uff00-\uffef\uf900-\ufaff]")  # layout.is_cjk
+
+
 def _cjk_share(text: str) -> float:
-    chars = [c for c in text if not c.isspace()]
-    return sum(1 for c in chars if is_cjk(c)) / len(chars) if chars else 0.0
+    """Share of the non-space characters that are CJK (counted by regex: this runs for every line pair of
+    every page). U+3000, the ideographic space, is in the CJK range but is a space: not counted either way."""
+    chars = len(text) - len(_SPACE_RE.findall(text))
+    if not chars:
+        return 0.0
+    return (len(_CJK_CHAR_RE.findall(text)) - text.count("\u3000")) / chars
 
 
 def _same_row(model: PageModel, k: int, taken: set[int], reach: float = 1.0) -> list[int]:

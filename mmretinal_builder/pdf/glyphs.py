@@ -288,12 +288,12 @@ def _true_mark_box(c: str, box: BBox, marks: Sequence[MarkTrace], used: set[int]
     return box
 
 
-def raw_line_texts(raw_line: dict, to_visible: Callable[[BBox], BBox], direction: tuple[float, float],
+def raw_line_texts(raw_line: dict, to_visible: Callable[[BBox], BBox] | None, direction: tuple[float, float],
                    size: float, rules: Sequence[BBox] = (), baseline: float | None = None,
                    marks: Sequence[MarkTrace] = (), used_marks: set[int] | None = None) -> list[str]:
     """Repaired text of each span of one MuPDF ``rawdict`` line (span order kept, empty spans included).
 
-    ``to_visible`` maps a character box into the visible page frame, ``direction`` is the line's reading
+    ``to_visible`` maps a character box into the visible page frame (None: the page is not rotated), ``direction`` is the line's reading
     direction there; ``rules`` are thin filled rules of the page (visible frame) and ``baseline`` the
     line's baseline y, used for underscores on horizontal lines only; ``marks`` the true boxes of the
     page's combining marks (:func:`mark_traces`; ``used_marks`` tracks those already claimed).
@@ -301,13 +301,23 @@ def raw_line_texts(raw_line: dict, to_visible: Callable[[BBox], BBox], direction
     glyphs: list[Glyph] = []
     spans = raw_line.get("spans", [])
     used = used_marks if used_marks is not None else set()
+    # the common case, an unrotated page's horizontal line: the extent is the x range, read here without
+    # building the visible box (the same numbers as extent(): min/max written out, -0.0 made 0.0 as _vis does)
+    horizontal = to_visible is None and direction[0] == 1.0 and direction[1] == 0.0
     for si, s in enumerate(spans):
         for ch in s.get("chars", []):
-            box = tuple(ch["bbox"])
-            if marks and is_mark(ch["c"]):
-                box = _true_mark_box(ch["c"], box, marks, used)  # type: ignore[arg-type]
-            a0, a1 = extent(to_visible(box), direction)  # type: ignore[arg-type]
-            glyphs.append(Glyph(ch["c"], a0, a1, si))
+            c = ch["c"]
+            box = ch["bbox"]
+            if marks and is_mark(c):
+                box = _true_mark_box(c, tuple(box), marks, used)  # type: ignore[arg-type]
+            if horizontal and box[1] - box[1] == 0.0 and box[3] - box[3] == 0.0:
+                x0, x1 = box[0] + 0.0, box[2] + 0.0
+                glyphs.append(Glyph(c, x1 if x1 < x0 else x0, x1 if x1 > x0 else x0, si))
+                continue
+            vbox = (box[0] + 0.0, box[1] + 0.0, box[2] + 0.0, box[3] + 0.0) if to_visible is None \
+                else to_visible(tuple(box))  # type: ignore[arg-type]
+            a0, a1 = extent(vbox, direction)
+            glyphs.append(Glyph(c, a0, a1, si))
     found: list[tuple[float, float]] = []
     if rules and baseline is not None and direction[0] > 0.99 and glyphs:
         lo, hi = min(g.a0 for g in glyphs), max(g.a1 for g in glyphs)

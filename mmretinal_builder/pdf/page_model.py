@@ -73,11 +73,14 @@ class TextLine:
     def _font_size(self) -> float:
         best: dict[float, int] = {}
         for s in self.spans:
-            if s.text.strip():
+            n = len(s.text.strip())
+            if n:
                 key = round(s.size, 1)
-                best[key] = best.get(key, 0) + len(s.text.strip())
+                best[key] = best.get(key, 0) + n
         if not best:
             return round(self.bbox[3] - self.bbox[1], 1) * 0.75
+        if len(best) == 1:  # one size on the line, the common case
+            return next(iter(best))
         return max(best.items(), key=lambda kv: (kv[1], kv[0]))[0]
 
     @property

@@ -170,18 +170,30 @@ def assess_text(text: str, lang: str | list[str] | None = None) -> TextLayerRepo
         if not want_cjk and cjk > 0.5 * n:
             return TextLayerReport("broken", "script-mismatch", stats)
     # Latin words: shape, function words, vowels
-    tokens = [t for t in re.split(r"[\s\u3000]+", _CJK.sub(" ", text)) if t]
+    # Each distinct token is matched once, weighted by its count (as the characters above): the sums are the
+    # same integers as token by token.
+    tokens = Counter(t for t in re.split(r"[\s\u3000]+", _CJK.sub(" ", text)) if t)
     if tokens:
-        cores = [m.group("core") if (m := _TOKEN.match(t)) else t for t in tokens]
-        total = sum(len(t) for t in tokens)
-        good = sum(len(t) for t, c in zip(tokens, cores, strict=True) if c and _WORD.match(c))
+        cores = {t: m.group("core") if (m := _TOKEN.match(t)) else t for t in tokens}
+        total = sum(len(t) * k for t, k in tokens.items())
+        good = sum(len(t) * k for t, k in tokens.items() if (c := cores[t]) and _WORD.match(c))
         stats["wellformed"] = round(good / max(total, 1), 4)
         if total >= 2 * MIN_CHARS and good / total < MIN_WELLFORMED:
             return TextLayerReport("broken", "malformed-words", stats)
-        words = [c.lower() for c in cores if c.isalpha()]
-        if len(words) >= MIN_WORDS:
-            function = sum(1 for w in words if w in _COMMON_WORDS) / len(words)
-            letters = Counter("".join(words))
+        words: Counter[str] = Counter()
+        for t, k in tokens.items():
+            if cores[t].isalpha():
+                words[cores[t].lower()] += k
+        n_words = sum(words.values())
+        if n_words >= MIN_WORDS:
+            function = sum(k for w, k in words.items() if w in _COMMON_WORDS) / n_words
+            by_count: dict[int, list[str]] = {}  # words seen k times, letters counted once per k
+            for w, k in words.items():
+                by_count.setdefault(k, []).append(w)
+            letters: Counter[str] = Counter()
+            for k, group in by_count.items():
+                for ch, j in Counter("".join(group)).items():
+                    letters[ch] += j * k
             vowels = sum(k for ch, k in letters.items() if ch in _VOWELS) / max(sum(letters.values()), 1)
             stats["function_words"] = round(function, 4)
             stats["vowels"] = round(vowels, 4)

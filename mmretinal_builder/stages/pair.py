@@ -82,13 +82,17 @@ class PairStage(Stage):
     def _pair(self, models: list[PageModel], records: list[PageRecord], ctx: Context) -> list[FigureDraft]:
         p = self.params
         mark_decorations(models)
-        mark_scans(models, document_stats(models))
+        book_stats = document_stats(models)
+        mark_scans(models, book_stats)
         # pages whose content is set sideways are read in their reading frame (boxes go back at the end)
         turns = [reading_turn(m) for m in models]
         # ... and scans in their straight frame (pdf/scan/frame.py): regions merged there, boxes mapped back
         frames = [turn_model(straighten_model(m), t) for m, t in zip(models, turns, strict=True)]
         ctx.count("pages:turned", sum(1 for t in turns if t))
-        stats = document_stats(frames)
+        # mark_scans sets scan_image only, which the stats do not read: frames that are the models themselves (no
+        # page turned or straightened, the common case) have the same stats
+        same = all(f is m for f, m in zip(frames, models, strict=True))
+        stats = book_stats if same else document_stats(frames)
         furniture = furniture_keys(frames)
         vocab = book_vocabulary(frames)
         finder = CaptionFinder(p.figure_cues, p.table_cues)
