@@ -19,6 +19,7 @@ import numpy as np
 
 from mmretinal_builder.samples import maps
 from mmretinal_builder.samples.panels import burn_letter
+from mmretinal_builder.samples.tiles import grid as tiles_grid
 
 HERE = Path(__file__).resolve().parent
 OCT = sorted((HERE.parent / "oct").glob("*.jpeg"))
@@ -39,26 +40,10 @@ def _crop(img: np.ndarray, fx0: float, fy0: float, fx1: float, fy1: float) -> np
     return img[int(fy0 * h):int(fy1 * h), int(fx0 * w):int(fx1 * w)]
 
 
-def _bgr(img: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img
-
-
 def _grid(tiles: list[list[np.ndarray]], gutter: int, value: int) -> tuple[np.ndarray, list[list[int]]]:
-    """Tiles row by row (each row's tiles share a height), ``gutter`` px of grey ``value`` between them."""
-    width = max(sum(t.shape[1] for t in row) + gutter * (len(row) - 1) for row in tiles)
-    height = sum(row[0].shape[0] for row in tiles) + gutter * (len(tiles) - 1)
-    canvas = np.full((height, width, 3), value, np.uint8)
-    boxes = []
-    y = 0
-    for row in tiles:
-        x = 0
-        for t in row:
-            h, w = t.shape[:2]
-            canvas[y:y + h, x:x + w] = _bgr(t)
-            boxes.append([x, y, x + w, y + h])
-            x += w + gutter
-        y += row[0].shape[0] + gutter
-    return canvas, boxes
+    """The generator's grid (samples/tiles.py), boxes as JSON lists."""
+    img, boxes = tiles_grid(tiles, gutter, value)
+    return img, [list(b) for b in boxes]
 
 
 def _panel(box: list[int], content: str, label: str | None = None) -> dict:
