@@ -245,9 +245,10 @@ def _images(page: pymupdf.Page, listed: list[tuple], rot: pymupdf.Matrix,
     ambiguous = any(len(by_size.get((i["width"], i["height"]), [])) > 1 for i in infos)
     doc = page.parent
     digests: list[bytes | None] | None = None
+    owners: list[int | None] | None = None
     if ambiguous:
-        digests = _placement_digests(doc, tp, infos, by_size, xref_digests)
-        if digests is None:
+        owners = _placement_owners(tp, infos, by_size, doc)
+        if owners is None:
             digests = [h.get("digest") for h in tp.extractIMGINFO(hashes=True)]
     del tp
     page_box = (0.0, 0.0, float(page.rect.width), float(page.rect.height))
@@ -255,7 +256,9 @@ def _images(page: pymupdf.Page, listed: list[tuple], rot: pymupdf.Matrix,
     for k, info in enumerate(infos):
         cands = by_size.get((info["width"], info["height"]), [])
         xref = cands[0] if len(cands) == 1 else 0
-        if len(cands) > 1 and digests is not None:
+        if len(cands) > 1 and owners is not None:
+            xref = owners[k] or 0
+        elif len(cands) > 1 and digests is not None:
             digest = digests[k]
             for x in cands:
                 if x not in xref_digests:
@@ -281,16 +284,14 @@ def _images(page: pymupdf.Page, listed: list[tuple], rot: pymupdf.Matrix,
     return out
 
 
-def _placement_digests(doc: pymupdf.Document, tp: pymupdf.TextPage, infos: list[dict[str, Any]],
-                       by_size: dict[tuple[int, int], list[int]], xref_digests: dict[int, bytes],
-                       ) -> list[bytes | None] | None:
-    """The pixel hash of each placement whose size several of the page's images share, without decoding it.
+def _placement_owners(tp: pymupdf.TextPage, infos: list[dict[str, Any]],
+                      by_size: dict[tuple[int, int], list[int]], doc: pymupdf.Document) -> list[int | None] | None:
+    """The xref of each placement whose pixel size several of the page's images share, without decoding any.
 
     MuPDF loads an image object once and keeps it in its store: the text page's image block and the object
-    loaded from the xref are then the same object, so the placement's pixels are that xref's (hashed once per
-    book, ``xref_digests``). What ``extractIMGINFO(hashes=True)`` would give, without decoding every placed
-    image a second time. None (the caller hashes the placements) unless every ambiguous placement is found
-    this way and its xref decodes."""
+    loaded from the xref are then the same object, so the placement belongs to that xref. This is what
+    hashing every placement and every candidate xref (``extractIMGINFO(hashes=True)``) tells, without decoding
+    them. None (the caller hashes) unless every ambiguous placement is found this way."""
     try:
         pdf = pymupdf.mupdf.pdf_specifics(doc.this)
         placed = [b.i_image().m_internal_value() for b in tp.this
@@ -298,7 +299,7 @@ def _placement_digests(doc: pymupdf.Document, tp: pymupdf.TextPage, infos: list[
         if len(placed) != len(infos):
             return None
         loaded: dict[int, Any] = {}  # xref -> image object, kept alive while addresses are compared
-        out: list[bytes | None] = []
+        out: list[int | None] = []
         for k, info in enumerate(infos):
             cands = by_size.get((info["width"], info["height"]), [])
             if len(cands) <= 1:
@@ -310,12 +311,7 @@ def _placement_digests(doc: pymupdf.Document, tp: pymupdf.TextPage, infos: list[
             owners = [x for x in cands if loaded[x].m_internal_value() == placed[k]]
             if len(owners) != 1:
                 return None
-            x = owners[0]
-            if xref_digests.get(x) == b"":
-                return None  # it did not decode: the placement's own hash says what it is
-            if x not in xref_digests:
-                xref_digests[x] = pymupdf.Pixmap(doc, x).digest
-            out.append(xref_digests[x])
+            out.append(owners[0])
         return out
     except (AttributeError, TypeError, ValueError, *PDF_ERRORS):
         return None

@@ -16,7 +16,7 @@ from mmretinal_builder.pdf import born_digital
 from mmretinal_builder.pdf.born_digital import (
     IMAGE_FLAGS,
     TEXT_FLAGS,
-    _placement_digests,
+    _placement_owners,
     _raw_line,
     build_page_model,
 )
@@ -82,21 +82,23 @@ def test_same_size_images_are_told_apart_without_hashing_the_placements(tmp_path
             if item[0] not in by_size.setdefault((item[2], item[3]), []):
                 by_size[(item[2], item[3])].append(item[0])
         assert len(by_size[(300, 200)]) == 2
-        cache: dict[int, bytes] = {}
-        assert _placement_digests(doc, tp, infos, by_size, cache) == hashed
+        # what hashing tells: each placement's pixels are those of exactly one candidate xref
+        by_digest = {pymupdf.Pixmap(doc, x).digest: x for x in by_size[(300, 200)]}
+        assert _placement_owners(tp, infos, by_size, doc) == [by_digest[h] for h in hashed]
         model = build_page_model(page, {})
     xrefs = [im.xref for im in model.images]
     assert xrefs[0] == xrefs[2] != xrefs[1] and 0 not in xrefs
 
 
-def test_an_image_that_does_not_decode_is_left_to_the_placement_hashes(tmp_path: Path) -> None:
+def test_a_placement_no_candidate_owns_is_left_to_the_placement_hashes(tmp_path: Path) -> None:
     path = _two_same_size_images(tmp_path / "two.pdf")
     with pymupdf.open(path) as doc:
         page = doc[0]
         tp = page.get_textpage(flags=IMAGE_FLAGS)
         infos = tp.extractIMGINFO()
-        by_size = {(300, 200): sorted({item[0] for item in page.get_images(full=True)})}
-        assert _placement_digests(doc, tp, infos, by_size, {x: b"" for x in by_size[(300, 200)]}) is None
+        xrefs = sorted({item[0] for item in page.get_images(full=True)})
+        # one of the two real owners is not a candidate: its placements cannot be placed this way
+        assert _placement_owners(tp, infos, {(300, 200): [xrefs[0], 10_000]}, doc) is None
 
 
 def test_a_render_from_the_display_list_is_the_page_render() -> None:
