@@ -124,7 +124,8 @@ def _separate_images_pdf(path: Path) -> tuple[list[list[float]], list[float], li
     return parts, [50, 50, 450, 196], [50, 211, 330, 222]
 
 
-def test_separate_embedded_images_become_panels(tmp_path: Path) -> None:
+def _separate_images_figure(tmp_path: Path) -> tuple[Path, Path, Figure, list[list[float]]]:
+    """The book of :func:`_separate_images_pdf` and its figure as the crop stage hands it on (a 144 dpi render)."""
     pdf = tmp_path / "book.pdf"
     parts, bbox, cap_box = _separate_images_pdf(pdf)
     with pymupdf.open(pdf) as doc:
@@ -133,6 +134,11 @@ def test_separate_embedded_images_become_panels(tmp_path: Path) -> None:
     rel = ImageStore(run).put(pix.tobytes("png"), "png")
     fig = _figure(pdf.name, 1, bbox, [500, 400], rel, [pix.width, pix.height],
                   "Fig. 2 Diabetic retinopathy. (a) Early. (b) Late. (c) Treated.", "Fig. 2", cap_box, parts)
+    return pdf, run, fig, parts
+
+
+def test_separate_embedded_images_become_panels(tmp_path: Path) -> None:
+    pdf, run, fig, parts = _separate_images_figure(tmp_path)
     out = PanelStage().run([fig], _ctx(run, pdf))[0]
     assert [(p.label, p.label_source, p.caption) for p in out.panels] == [
         ("a", "pdf-text", "Diabetic retinopathy. Early."), ("b", "pdf-text", "Diabetic retinopathy. Late."),
@@ -144,14 +150,7 @@ def test_separate_embedded_images_become_panels(tmp_path: Path) -> None:
 def test_panel_letters_come_from_the_persisted_pages_not_the_pdf(tmp_path: Path) -> None:
     """The stage reads PDF-text letters from the ``pages`` stage's records: with the PDF gone it still finds them,
     and without the records (a recipe with no pages stage) it does not read the PDF either."""
-    pdf = tmp_path / "book.pdf"
-    parts, bbox, cap_box = _separate_images_pdf(pdf)
-    with pymupdf.open(pdf) as doc:
-        pix = doc[0].get_pixmap(clip=pymupdf.Rect(bbox), dpi=144)
-    run = tmp_path / "run"
-    rel = ImageStore(run).put(pix.tobytes("png"), "png")
-    fig = _figure(pdf.name, 1, bbox, [500, 400], rel, [pix.width, pix.height],
-                  "Fig. 2 Diabetic retinopathy. (a) Early. (b) Late. (c) Treated.", "Fig. 2", cap_box, parts)
+    pdf, run, fig, parts = _separate_images_figure(tmp_path)
     ctx = _ctx(run, pdf)
     pdf.unlink()
     out = PanelStage(PanelParams(ocr=False)).run([fig], ctx)[0]
