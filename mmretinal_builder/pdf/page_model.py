@@ -8,6 +8,9 @@ it. Boxes are in the visible page frame: PDF points, origin top-left, page rotat
 
 from __future__ import annotations
 
+import base64
+import sys
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -175,40 +178,117 @@ class PageModel:
 
 # ----------------------------------------------------------------------------- persistence
 # The ``pages`` stage writes page models into its shard and later stages read them back. Written out by hand:
-# ``dataclasses.asdict`` and a generic validator cost more than reading the page did. Boxes, spans and words stay
-# tuples in the dict (JSON writes them as arrays): in the build's own process the dict is read back without copying
-# them, and ``tuple()`` of a tuple is the tuple itself.
+# ``dataclasses.asdict`` and a generic validator cost more than reading the page did. Boxes stay tuples in the dict
+# (JSON writes them as arrays): in the build's own process the dict is read back without copying them.
+#
+# The numbers of the text layer's spans and words (a long book has a span per word) are packed: little-endian
+# float64, base64, one string per page (``span_numbers``: x0, y0, x1, y1, size of every span of every ``pdf`` line
+# in order; ``word_numbers``: x0, y0, x1, y1 of every word); a ``pdf`` span is ``[text, style]``, ``style`` an index
+# into the page's ``span_styles`` list of ``[font, bold, italic]``. Writing a float as JSON text costs its shortest
+# ``repr``, which was most of the time spent writing a text-heavy book's pages shard; the packed bits are the same
+# floats, read back exactly (-0.0, and every digit, included). OCR lines keep their spans inline as
+# ``[text, bbox, font, size, bold, italic]`` (their numbers are the types OCR gave, kept as JSON keeps them).
+
+_BIG_ENDIAN = sys.byteorder == "big"
+
+
+def _pack(numbers: array) -> str:
+    if _BIG_ENDIAN:
+        numbers.byteswap()
+    return base64.b64encode(numbers.tobytes()).decode("ascii")
+
+
+def _unpack(text: str) -> array:
+    numbers = array("d")
+    numbers.frombytes(base64.b64decode(text))
+    if _BIG_ENDIAN:
+        numbers.byteswap()
+    return numbers
 
 
 def page_to_dict(m: PageModel) -> dict[str, Any]:
     """A JSON-able form of ``m`` (boxes as tuples or lists; :func:`page_from_dict` reads either)."""
+    span_numbers = array("d")
+    put = span_numbers.extend
+    styles: dict[tuple[str, bool, bool], int] = {}  # (font, bold, italic) -> its index in the page's list
+    lines = []
+    for ln in m.lines:
+        if ln.source == "pdf":
+            spans = []
+            for s in ln.spans:
+                put(s.bbox)
+                put((s.size,))
+                style = (s.font, s.bold, s.italic)
+                k = styles.get(style)
+                if k is None:
+                    k = styles[style] = len(styles)
+                spans.append((s.text, k))
+        else:
+            spans = [(s.text, s.bbox, s.font, s.size, s.bold, s.italic) for s in ln.spans]
+        lines.append({"text": ln.text, "bbox": ln.bbox, "block_id": ln.block_id, "source": ln.source,
+                      "baseline": ln.baseline, "horizontal": ln.horizontal, "direction": ln.direction, "spans": spans})
+    word_numbers = array("d")
+    put = word_numbers.extend
+    for w in m.words:
+        put(w[:4])
     return {
         "number": m.number, "size": m.size, "text_layer": m.text_layer, "rotation": m.rotation,
-        "scan_image": m.scan_image, "skew": m.skew,
-        "lines": [{"text": ln.text, "bbox": ln.bbox, "block_id": ln.block_id, "source": ln.source,
-                   "baseline": ln.baseline, "horizontal": ln.horizontal, "direction": ln.direction,
-                   "spans": [(s.text, s.bbox, s.font, s.size, s.bold, s.italic) for s in ln.spans]}
-                  for ln in m.lines],
+        "scan_image": m.scan_image, "skew": m.skew, "lines": lines, "span_numbers": _pack(span_numbers),
+        "span_styles": list(styles),
         "images": [{"xref": im.xref, "bbox": im.bbox, "transform": im.transform, "width_px": im.width_px,
                     "height_px": im.height_px, "clip": im.clip, "has_mask": im.has_mask,
                     "decoration": im.decoration} for im in m.images],
         "drawings": [(d.bbox, d.n_paths, d.n_curves, d.n_fills, d.n_diagonals, d.rule_only, d.decoration)
                      for d in m.drawings],
-        "words": list(m.words),
+        "words": [w[4:] for w in m.words], "word_numbers": _pack(word_numbers),
     }
 
 
 def page_from_dict(d: dict[str, Any]) -> PageModel:
-    """The :class:`PageModel` written by :func:`page_to_dict` (in memory, or read back from JSON)."""
-    lines = [TextLine(text=ln["text"], bbox=tuple(ln["bbox"]), block_id=ln["block_id"], source=ln["source"],
-                      baseline=ln["baseline"], horizontal=ln["horizontal"], direction=tuple(ln["direction"]),
-                      spans=[Span.of(s[0], tuple(s[1]), s[2], s[3], s[4], s[5]) for s in ln["spans"]])
-             for ln in d["lines"]]
+    """The :class:`PageModel` written by :func:`page_to_dict` (in memory, or read back from JSON); also the form
+    written before the numbers were packed (every span and word inline), which shards of earlier runs hold."""
+    if "span_numbers" not in d:
+        return _page_from_inline_dict(d)
+    nums = _unpack(d["span_numbers"])
+    packed = sum(len(ln["spans"]) for ln in d["lines"] if ln["source"] == "pdf")
+    if len(nums) != 5 * packed:  # a damaged line of a shard: an error, never boxes shifted onto other spans
+        raise ValueError(f"page {d.get('number')}: span_numbers holds {len(nums)} numbers for {packed} spans")
+    styles = [tuple(x) for x in d["span_styles"]]
+    k = 0
+    lines = []
+    for ln in d["lines"]:
+        if ln["source"] == "pdf":  # packed (an "inline" line: see _page_from_inline_dict)
+            spans = []
+            for text, style in ln["spans"]:
+                font, bold, italic = styles[style]
+                spans.append(Span.of(text, (nums[k], nums[k + 1], nums[k + 2], nums[k + 3]), font, nums[k + 4],
+                                     bold, italic))
+                k += 5
+        else:
+            spans = [Span.of(s[0], tuple(s[1]), s[2], s[3], s[4], s[5]) for s in ln["spans"]]
+        lines.append(TextLine(text=ln["text"], bbox=tuple(ln["bbox"]), block_id=ln["block_id"], source=ln["source"],
+                              baseline=ln["baseline"], horizontal=ln["horizontal"], direction=tuple(ln["direction"]),
+                              spans=spans))
     images = [ImagePlacement(xref=im["xref"], bbox=tuple(im["bbox"]), transform=tuple(im["transform"]),
                              width_px=im["width_px"], height_px=im["height_px"],
                              clip=tuple(im["clip"]) if im["clip"] is not None else None, has_mask=im["has_mask"],
                              decoration=im["decoration"]) for im in d["images"]]
     drawings = [DrawingCluster(tuple(x[0]), x[1], x[2], x[3], x[4], x[5], x[6]) for x in d["drawings"]]
+    wn = _unpack(d["word_numbers"])
+    if len(wn) != 4 * len(d["words"]):
+        raise ValueError(f"page {d.get('number')}: word_numbers holds {len(wn)} numbers for {len(d['words'])} words")
+    words = [(wn[4 * i], wn[4 * i + 1], wn[4 * i + 2], wn[4 * i + 3], *w) for i, w in enumerate(d["words"])]
     return PageModel(number=d["number"], size=tuple(d["size"]), lines=lines, images=images, drawings=drawings,
                      text_layer=d["text_layer"], rotation=d["rotation"], scan_image=d["scan_image"],
-                     skew=d.get("skew", 0.0), words=[tuple(w) for w in d.get("words", [])])
+                     skew=d.get("skew", 0.0), words=words)
+
+
+def _page_from_inline_dict(d: dict[str, Any]) -> PageModel:
+    """A page model written with every span ``[text, bbox, font, size, bold, italic]`` and every word inline."""
+    packed = {**d, "span_numbers": "", "span_styles": [], "word_numbers": "", "words": [],
+              "lines": [{**ln, "source": "inline"} for ln in d["lines"]]}
+    m = page_from_dict(packed)
+    for line, ln in zip(m.lines, d["lines"], strict=True):
+        line.source = ln["source"]
+    m.words = [tuple(w) for w in d.get("words", [])]
+    return m
