@@ -59,6 +59,18 @@ _COMMON_WORDS = frozenset(w for words in (
 ) for w in words.split())
 _CJK_SCRIPTS = ("zh", "ja", "ko", "chi", "jpn", "kor")
 _SPACE = re.compile(r"\s+")  # the same characters as str.isspace()
+#: A leader: one fill character repeated (dot leaders of a table of contents or an index, rules typed as ``-----`` or
+#: ``=====`` in listings), single spaces allowed between (TeX's ``\dotfill`` sets ". . . ."), or any character six
+#: times in a row (the leaders of a page whose font map is wrong: the dot became another character). Typography,
+#: not text: left out before any share is counted. No word repeats a character six times (unmapped characters
+#: are not leaders: they are what the first check counts).
+_LEADER = re.compile("([.\u00b7\u2024\u2026\u22ef_\\-=*~])(?: ?\\1){3,}|([^\\s\ufffd\ue000-\uf8ff\x00-\x1f])\\2{5,}")
+#: A web or e-mail address, or a snake_case name: well-formed tokens of reference lists, manuals and their indexes.
+_ADDRESS = re.compile(r"^(?:(?:https?|ftp)://|www\.)[!-~]+$|^[\w.+-]+@[\w-]+\.[\w.-]+$"
+                      r"|^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+(?:\(\))?$")
+#: Share of common function words among a page's Latin words above which the page is read as text even when many
+#: of its tokens are not word-shaped (program listings, paths, stack traces): a wrong font map leaves no "the".
+MIN_FUNCTION_WORDS_FOR_CODE = 0.15
 #: one CJK or full-width character (is_hanzi or _cjk_or_fullwidth below, as a character class)
 _CJK = re.compile("[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff\u3000-\u30ff\uff00-\uffef\uac00-\ud7af]")
 
@@ -136,6 +148,7 @@ def assess_text(text: str, lang: str | list[str] | None = None) -> TextLayerRepo
         lang = str(lang[0]) if lang else None
     # Every per-character check runs once per distinct character, weighted by its count: a page has thousands of
     # characters but a few hundred distinct ones (the pages stage classifies every page of every book).
+    text = _LEADER.sub(" ", text)
     counts = Counter(_SPACE.sub("", text))
     n = sum(counts.values())
     if n < MIN_CHARS:
@@ -176,17 +189,21 @@ def assess_text(text: str, lang: str | list[str] | None = None) -> TextLayerRepo
     if tokens:
         cores = {t: m.group("core") if (m := _TOKEN.match(t)) else t for t in tokens}
         total = sum(len(t) * k for t, k in tokens.items())
-        good = sum(len(t) * k for t, k in tokens.items() if (c := cores[t]) and _WORD.match(c))
+        good = sum(len(t) * k for t, k in tokens.items()
+                   if (c := cores[t]) and (_WORD.match(c) or _ADDRESS.match(c)))
         stats["wellformed"] = round(good / max(total, 1), 4)
-        if total >= 2 * MIN_CHARS and good / total < MIN_WELLFORMED:
-            return TextLayerReport("broken", "malformed-words", stats)
         words: Counter[str] = Counter()
         for t, k in tokens.items():
             if cores[t].isalpha():
                 words[cores[t].lower()] += k
         n_words = sum(words.values())
+        function = sum(k for w, k in words.items() if w in _COMMON_WORDS) / max(n_words, 1)
+        if total >= 2 * MIN_CHARS and good / total < MIN_WELLFORMED:
+            # program listings, paths and stack traces are not word-shaped either; their prose around is
+            if n_words < MIN_WORDS or function < MIN_FUNCTION_WORDS_FOR_CODE:
+                return TextLayerReport("broken", "malformed-words", stats)
+            stats["function_words"] = round(function, 4)
         if n_words >= MIN_WORDS:
-            function = sum(k for w, k in words.items() if w in _COMMON_WORDS) / n_words
             by_count: dict[int, list[str]] = {}  # words seen k times, letters counted once per k
             for w, k in words.items():
                 by_count.setdefault(k, []).append(w)

@@ -29,6 +29,26 @@ SPANISH = ("Figura 2.5. Retinografía del ojo derecho que muestra hemorragias en
 INDEX = ("Retinal detachment, 23, 45-47, 112\nRetinitis pigmentosa, 88, 90\nRoth spots, 14\n"
          "Sclera, 3, 7-9\nStargardt disease, 101-104\nVitreous haemorrhage, 52, 60")
 NUMBERS = "Table 2\n12.5 13.1 14.0 15.2\n0.81 0.79 0.77 0.80\n120 134 151 166\n2019 2020 2021 2022"
+# The shapes of real manuals and theses that were read as broken layers (and sent to OCR): dot leaders of a table of
+# contents (FOP writes "....", TeX's \dotfill ". . ."), a program listing with its prose, an index of identifiers.
+CONTENTS = "Table of Contents\n" + "".join(
+    f"{n}. {t} {'.' * (96 - len(t))} {p}\n" for n, t, p in [
+        (1, "Introduction", 1), (2, "Anatomy of the Retina", 7), (3, "Diabetic Retinopathy", 19),
+        (4, "Retinal Vein Occlusion", 41), (5, "Age-related Macular Degeneration", 58)])
+CONTENTS_TEX = "Contents\n" + "".join(
+    f"{n}.{k} {t} {'. ' * 30}{p}\n" for n, k, t, p in [
+        (1, 1, "Fundus photography", 3), (1, 2, "Fluorescein angiography", 9), (2, 1, "Optical coherence", 14)])
+LISTING = ("Install the NDK somewhere. Doesn't matter where. Then set the paths; none of the commands below read it as "
+           "part of their operation, it is only there to reduce the typing that is required:\n"
+           "export NDKROOT=/path/to/android-ndk-r6\nCPPFLAGS=\"--sysroot=$NDKROOT/platforms/android-3/arch-arm\" \\\n"
+           "  CFLAGS=\"--sysroot=$NDKROOT/platforms/android-3/arch-arm\" ./configure --prefix=/data/local/Inst \\\n"
+           "  --host=armv7-unknown-linux --target=armv7-unknown-linux --with-tmpdir=/sdcard\n"
+           "==8119== by 0x28097EAE: vgPlain_scheduler (scheduler.c:1425)\n"
+           "==8119== by 0x280A7237: thread_wrapper (syswrap-linux.c:103)\n"
+           "See https://github.com/IBM/s390x-abi/releases for the ABI and the reference summary.")
+IDENTIFIERS = "Function Index\n" + "".join(f"{n} {'. ' * 20}{p}\n" for n, p in [
+    ("asn1_array2tree", 9), ("asn1_bit_der", 17), ("ccm_aes128_encrypt_message", 56), ("dsa_sha256_sign", 82),
+    ("gosthash94cp_update", 19), ("rsa_private_key_clear", 73), ("yarrow256_fast_reseed", 94)])
 
 
 def _shuffle(text: str, seed: int = 1) -> str:
@@ -51,7 +71,8 @@ def _caesar(text: str) -> str:
     return "".join(shift(c) for c in text)
 
 
-@pytest.mark.parametrize("text", [ENGLISH, CHINESE, SPANISH, INDEX, NUMBERS])
+@pytest.mark.parametrize("text", [ENGLISH, CHINESE, SPANISH, INDEX, NUMBERS, CONTENTS, CONTENTS_TEX, LISTING,
+                                  IDENTIFIERS])
 def test_real_text_is_ok(text: str) -> None:
     report = assess_text(text)
     assert report.layer == "ok", report
@@ -67,6 +88,9 @@ def test_no_text_is_none() -> None:
     ("".join(chr(0xE000 + i) for i in range(40)), "unmapped"),
     (_shuffle(ENGLISH), None),  # rare-symbols or malformed-words, whichever speaks first
     (_caesar(ENGLISH), "no-words"),
+    (_shuffle(CONTENTS), None),  # leaders stay leaders under a wrong map, the words around them do not
+    (_shuffle(LISTING), None),
+    (_shuffle(IDENTIFIERS, seed=2), None),
 ])
 def test_garbage_is_broken(text: str, reason: str | None) -> None:
     report = assess_text(text)
