@@ -107,6 +107,7 @@ def extract_pass(path: Path) -> dict[str, Any]:
 def stage_seconds(path: Path) -> dict[str, float]:
     """CPU seconds of each extraction stage, in memory (no shard files): where the time goes."""
     from mmretinal_builder.book import Book
+    from mmretinal_builder.gc_pause import cyclic_gc_paused
     from mmretinal_builder.stage import Context
     from mmretinal_builder.stages.crop import CropStage
     from mmretinal_builder.stages.pages import PagesStage
@@ -120,7 +121,8 @@ def stage_seconds(path: Path) -> dict[str, float]:
             ctx = Context(run_dir=Path(tmp), stage=stage.name, book=path.name, book_path=path, book_obj=book,
                           records=records)
             t0 = time.process_time()
-            items = stage.run(items, ctx)
+            with cyclic_gc_paused():  # as a build runs each stage (shards.run_shard)
+                items = stage.run(items, ctx)
             out[stage.name] = round(time.process_time() - t0, 3)
             records[stage.name] = items
     return out

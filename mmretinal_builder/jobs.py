@@ -19,6 +19,7 @@ from typing import Any
 
 from .book import Book
 from .errors import BookError, BuilderError
+from .gc_pause import cyclic_gc_paused
 from .pdf.limits import Limits
 from .shards import (
     StageRun,
@@ -179,7 +180,8 @@ def run_stages(stages: list[Stage], *, run_dir: Path, book_path: Path, book_meta
         for stage in stages:
             ctx = Context(run_dir=Path(run_dir), stage=stage.name, book=book.name, book_path=book.path,
                           book_meta=meta, limits=limits, processes=processes, records=outputs, book_obj=book)
-            out = stage.run(list(items), ctx)
+            with cyclic_gc_paused():  # as a build runs it (shards.run_shard)
+                out = stage.run(list(items), ctx)
             check_funnel(stage.name, len(items), out, ctx)
             stamp_lineage(out, stage.name, type(stage).version, ctx)
             total.counters.update(ctx.counters)

@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .errors import BuilderError
+from .gc_pause import cyclic_gc_paused
 from .io import dumps, iter_records, read_records, write_json, write_jsonl
 from .stage import Context, Stage, load_stage_class
 
@@ -105,13 +106,14 @@ def run_shard(*, run_dir: Path, shard: str, index: int, stage_name: str, stage: 
     done = load_done(sdir, fp)
     if done is not None and stage.outputs_present(run_dir):
         return StageRun(stage_name, fp, done, resumed=True), None
-    inputs = list(items())
-    out = stage.run(inputs, ctx)
-    n_in = check_funnel(stage_name, len(inputs), out, ctx)
-    n_out = len(out)
-    stamp_lineage(out, stage_name, type(stage).version, ctx)
-    write_jsonl(sdir / "items.jsonl", out)
-    write_jsonl(sdir / "rejects.jsonl", ctx.rejects)
+    with cyclic_gc_paused():  # the stage's records hold no cycles: see gc_pause
+        inputs = list(items())
+        out = stage.run(inputs, ctx)
+        n_in = check_funnel(stage_name, len(inputs), out, ctx)
+        n_out = len(out)
+        stamp_lineage(out, stage_name, type(stage).version, ctx)
+        write_jsonl(sdir / "items.jsonl", out)
+        write_jsonl(sdir / "rejects.jsonl", ctx.rejects)
     stats = {
         "stage": stage_name,
         "shard": shard,

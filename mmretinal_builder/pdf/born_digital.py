@@ -100,43 +100,54 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
     marks: list[MarkTrace] | None = None  # true boxes of combining marks, read once when a line has one
     used_marks: set[int] = set()
     out: list[TextLine] = []
+    styles = _SPAN_STYLES
     bid = -1
     for bi, block in enumerate(d.get("blocks", [])):
         if block.get("type") != 0:
             continue
         bid += 1
         for li, line in enumerate(block.get("lines", [])):
-            if not line.get("spans"):
+            line_spans = line.get("spans")
+            if not line_spans:
                 continue
+            texts = [s.get("text", "") for s in line_spans]
+            joined = "".join(texts)
+            accent = line_needs_repair(joined)
+            if not accent and not rules and not joined.strip():
+                continue  # blank, and nothing can put a glyph into it: the line would be dropped below
             dx, dy = line.get("dir", (1.0, 0.0))
             vdx = dx * rot.a + dy * rot.c  # direction in the visible frame (linear part only)
             vdy = dx * rot.b + dy * rot.d
-            first = line["spans"][0]
+            first = line_spans[0]
             origin_y = first.get("origin", (0.0, 0.0))[1] + 0.0 if vis_rot is None else \
                 (pymupdf.Point(first.get("origin", (0.0, 0.0))) * rot).y
-            texts = [s.get("text", "") for s in line.get("spans", [])]
             lbox = _vis(line["bbox"], vis_rot)
-            size = max((float(s.get("size", 0.0)) for s in line.get("spans", [])), default=0.0)
-            accent = line_needs_repair("".join(texts))
+            # the line's largest font size: what the glyph pass and the underscore test need (only they)
+            size = max((float(s.get("size", 0.0)) for s in line_spans), default=0.0) if accent or rules else 0.0
             near = not accent and bool(rules) and rules_near(rules, lbox, size)
             if near and not (vdx > 0.99 and baseline_rules(rules, float(origin_y), size)):
                 # a rule in the line's box that cannot be an underscore of it (an overline, a table rule): the
                 # glyph pass would give the spans' own text, NFC-normalised; that, without the glyph pass
                 near = False
                 texts = [unicodedata.normalize("NFC", t) for t in texts]
+                joined = "".join(texts)
             if accent or near:
                 raw_line = _raw_line(tp, line, texts, bi, li, raw)
-                if marks is None and page is not None and has_mark("".join(texts)):
+                if marks is None and page is not None and has_mark(joined):
                     marks = mark_traces(page.get_texttrace())
-                texts = raw_line_texts(raw_line, None if vis_rot is None else lambda b: _vis(b, vis_rot), (vdx, vdy), size, rules,
-                                       float(origin_y), marks or [], used_marks)
+                texts = raw_line_texts(raw_line, None if vis_rot is None else lambda b: _vis(b, vis_rot), (vdx, vdy),
+                                       size, rules, float(origin_y), marks or [], used_marks)
+                joined = "".join(texts)
+            if not joined.strip():
+                continue  # the line's text (its non-empty spans joined) is blank
             spans = []
-            for s, text in zip(line.get("spans", []), texts, strict=True):
+            add = spans.append
+            for s, text in zip(line_spans, texts, strict=True):
                 if not text:
                     continue
                 font = s.get("font", "")
                 flags = s.get("flags", 0)
-                style = _SPAN_STYLES.get((font, flags))
+                style = styles.get((font, flags))
                 if style is None:
                     style = _span_style(font, flags)
                 b = s["bbox"]
@@ -146,11 +157,8 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
                     "text": text,
                     "bbox": (b[0] + 0.0, b[1] + 0.0, b[2] + 0.0, b[3] + 0.0) if vis_rot is None else _vis(b, vis_rot),
                     "font": font, "size": float(s.get("size", 0.0)), "bold": style[0], "italic": style[1]})
-                spans.append(span)
-            text = "".join(s.text for s in spans)
-            if not text.strip():
-                continue
-            out.append(TextLine(text=text, bbox=lbox, spans=spans, block_id=bid,
+                add(span)
+            out.append(TextLine(text=joined, bbox=lbox, spans=spans, block_id=bid,
                                 baseline=float(origin_y), horizontal=vdx > 0.99 and abs(vdy) < 0.02,
                                 direction=(round(vdx, 4), round(vdy, 4))))
     return out

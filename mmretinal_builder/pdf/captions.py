@@ -155,6 +155,8 @@ class CaptionFinder:
             ln = lines[i]
             if i in excluded or layout.furniture[i] or not ln.horizontal:
                 continue
+            if not any(pat.match(ln.text) for _, pat in self._patterns if pat is not None):
+                continue  # no cue at its start: not a head, whatever the paragraph around it (tested first: cheap)
             prev = prev_in_block.get(i)
             cont = prev is not None and _continues_paragraph(lines[prev], ln)
             h = self.head(ln, cont)
@@ -352,6 +354,8 @@ _CJK_CHAR_RE = re.compile("[\u3400-\u9fff\u3000-\u303f\uff00-\uffef\uf900-\ufaff
 def _cjk_share(text: str) -> float:
     """Share of the non-space characters that are CJK (counted by regex: this runs for every line pair of
     every page). U+3000, the ideographic space, is in the CJK range but is a space: not counted either way."""
+    if text.isascii():
+        return 0.0
     chars = len(text) - len(_SPACE_RE.findall(text))
     if not chars:
         return 0.0
@@ -607,8 +611,12 @@ def _inline_break(left: str, right: str, vocabulary: set[str] | None) -> bool:
 def book_vocabulary(models: Iterable[PageModel]) -> set[str]:
     """Lower-case words (plain and hyphenated) printed in the book, to settle line-break hyphens."""
     vocab: set[str] = set()
+    add = vocab.add
     for m in models:
         for ln in m.lines:
-            for w in re.findall(r"[A-Za-z\u00c0-\u024f]+(?:-[A-Za-z\u00c0-\u024f]+)*", ln.text):
-                vocab.add(w.lower())
+            for w in _VOCAB_WORD.findall(ln.text):
+                add(w.lower())
     return vocab
+
+
+_VOCAB_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+(?:-[A-Za-z\u00c0-\u024f]+)*")

@@ -49,6 +49,9 @@ def is_accent(ch: str) -> bool:
     return ch in SPACING_ACCENTS or is_mark(ch)
 
 
+_ACCENT_CHARS = frozenset(SPACING_ACCENTS) | frozenset(chr(c) for c in range(0x0300, 0x0370))  # is_accent as a set
+
+
 def compose(base: str, accent: str) -> str | None:
     """``u`` + ``´`` -> ``ú`` (NFC); TeX's dotless i takes the accent as ``i``. None when Unicode has no
     precomposed letter for the pair (the caller keeps both glyphs)."""
@@ -59,7 +62,7 @@ def compose(base: str, accent: str) -> str | None:
     return out if len(out) == len(base) else None
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a repaired line builds one per character
 class Glyph:
     """One character of a line: its text, its extent along the line's direction, the span it came from."""
 
@@ -94,9 +97,13 @@ def repair_line(glyphs: list[Glyph], size: float, rules: Sequence[tuple[float, f
     new glyph list (accents that found their letter removed, spaces around them decided by the letters'
     gap, underscores inserted).
     """
+    return _repair([Glyph(g.c, g.a0, g.a1, g.span) for g in glyphs], size, rules)
+
+
+def _repair(glyphs: list[Glyph], size: float, rules: Sequence[tuple[float, float]]) -> list[Glyph]:
+    """:func:`repair_line` on glyphs the caller hands over (changed in place: no copy)."""
     em = max(size, 1.0)
-    out = [Glyph(g.c, g.a0, g.a1, g.span) for g in glyphs]
-    out = _compose_accents(out, em)
+    out = _compose_accents(glyphs, em)
     for r in rules:
         out = _insert_underscore(out, r, em)
     return out
@@ -105,10 +112,14 @@ def repair_line(glyphs: list[Glyph], size: float, rules: Sequence[tuple[float, f
 def _compose_accents(glyphs: list[Glyph], em: float) -> list[Glyph]:
     removed: set[int] = set()
     touched: list[int] = []
+    # the accents, found before any is composed: a letter under an accent is never an accent itself (_base_of takes
+    # letters only), so composing one changes no other glyph's being an accent
+    accents = [i for i, g in enumerate(glyphs) if g.c in _ACCENT_CHARS]
+    if not accents:
+        return glyphs  # a line read for an underscore only
     near = _Neighbours(glyphs, em)
-    for i, g in enumerate(glyphs):
-        if not is_accent(g.c):
-            continue
+    for i in accents:
+        g = glyphs[i]
         j = _base_of(glyphs, i, em, removed, near.around(i))
         if j is None:
             continue
@@ -136,8 +147,10 @@ class _Neighbours:
     def __init__(self, glyphs: list[Glyph], em: float) -> None:
         self.glyphs = glyphs
         self.em = em
-        finite = math.isfinite(em) and all(math.isfinite(g.a0) and math.isfinite(g.a1) for g in glyphs)
-        self.order = sorted(range(len(glyphs)), key=lambda j: glyphs[j].a0) if finite else None
+        starts = [g.a0 for g in glyphs]
+        # every extent finite (a NaN or an infinity makes the sum so; a sum that overflows only costs the bisection)
+        finite = math.isfinite(em) and math.isfinite(sum(starts) + sum(g.a1 for g in glyphs))
+        self.order = sorted(range(len(glyphs)), key=starts.__getitem__) if finite else None
         self.starts = [glyphs[j].a0 for j in self.order] if self.order is not None else []
         self.widest = max((g.a1 - g.a0 for g in glyphs), default=0.0)
 
@@ -324,7 +337,7 @@ def raw_line_texts(raw_line: dict, to_visible: Callable[[BBox], BBox] | None, di
         for r in baseline_rules(rules, baseline, size):
             if r[0] >= lo and r[2] <= hi:
                 found.append((r[0], r[2]))
-    return span_texts(repair_line(glyphs, size, sorted(found)), len(spans))
+    return span_texts(_repair(glyphs, size, sorted(found)), len(spans))
 
 
 def baseline_rules(rules: Sequence[BBox], baseline: float, size: float) -> list[BBox]:

@@ -33,6 +33,8 @@ _SYMBOLS_RE = re.compile(r"(?<!\S)[^\w\s]+(?!\S)")  # a token of symbols only ("
 
 def word_count(text: str) -> int:
     """Words, counting a CJK character as half a word (a Chinese line of 10 characters ~ 5 words)."""
+    if text.isascii():
+        return len(text.split())  # no CJK character: the words are the split (most lines of most books)
     cjk = len(_CJK_RE.findall(text))
     latin = len(_CJK_RE.sub(" ", text).split())
     return latin + cjk // 2
@@ -81,7 +83,10 @@ def _furniture_key(ln: TextLine, page_h: float) -> tuple[int, str] | None:
     text = unicodedata.normalize("NFKC", ln.text).strip().lower()
     # scanned pages lie a little differently on the glass each time: an OCR'd head wanders by several points
     step = 8 if ln.source == "ocr" else 4
-    return (round(y / step), re.sub(r"\d+", "#", text)[:40])
+    return (round(y / step), _DIGITS.sub("#", text)[:40])
+
+
+_DIGITS = re.compile(r"\d+")
 
 
 def _isolated(m: PageModel, k: int) -> bool:

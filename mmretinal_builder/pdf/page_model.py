@@ -74,6 +74,13 @@ class TextLine:
         return value
 
     def _font_size(self) -> float:
+        spans = self.spans
+        if spans:
+            first = spans[0].size
+            if all(sp.size == first for sp in spans):  # one size on the line, the common case: no counting
+                if any(sp.text.strip() for sp in spans):
+                    return round(first, 1)
+                return round(self.bbox[3] - self.bbox[1], 1) * 0.75
         best: dict[float, int] = {}
         for s in self.spans:
             n = len(s.text.strip())
@@ -192,7 +199,8 @@ class PageModel:
 _BIG_ENDIAN = sys.byteorder == "big"
 
 
-def _pack(numbers: array) -> str:
+def _pack(values: list[float]) -> str:
+    numbers = array("d", values)
     if _BIG_ENDIAN:
         numbers.byteswap()
     return base64.b64encode(numbers.tobytes()).decode("ascii")
@@ -208,8 +216,8 @@ def _unpack(text: str) -> array:
 
 def page_to_dict(m: PageModel) -> dict[str, Any]:
     """A JSON-able form of ``m`` (boxes as tuples or lists; :func:`page_from_dict` reads either)."""
-    span_numbers = array("d")
-    put = span_numbers.extend
+    span_numbers: list[float] = []
+    put, put_one = span_numbers.extend, span_numbers.append
     styles: dict[tuple[str, bool, bool], int] = {}  # (font, bold, italic) -> its index in the page's list
     lines = []
     for ln in m.lines:
@@ -217,7 +225,7 @@ def page_to_dict(m: PageModel) -> dict[str, Any]:
             spans = []
             for s in ln.spans:
                 put(s.bbox)
-                put((s.size,))
+                put_one(s.size)
                 style = (s.font, s.bold, s.italic)
                 k = styles.get(style)
                 if k is None:
@@ -227,7 +235,7 @@ def page_to_dict(m: PageModel) -> dict[str, Any]:
             spans = [(s.text, s.bbox, s.font, s.size, s.bold, s.italic) for s in ln.spans]
         lines.append({"text": ln.text, "bbox": ln.bbox, "block_id": ln.block_id, "source": ln.source,
                       "baseline": ln.baseline, "horizontal": ln.horizontal, "direction": ln.direction, "spans": spans})
-    word_numbers = array("d")
+    word_numbers: list[float] = []
     put = word_numbers.extend
     for w in m.words:
         put(w[:4])

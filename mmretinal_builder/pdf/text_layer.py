@@ -58,13 +58,15 @@ _COMMON_WORDS = frozenset(w for words in (
     "o os as do da dos das em no na com um uma que",
 ) for w in words.split())
 _CJK_SCRIPTS = ("zh", "ja", "ko", "chi", "jpn", "kor")
-_SPACE = re.compile(r"\s+")  # the same characters as str.isspace()
-#: A leader: one fill character repeated (dot leaders of a table of contents or an index, rules typed as ``-----`` or
-#: ``=====`` in listings), single spaces allowed between (TeX's ``\dotfill`` sets ". . . ."), or any character six
-#: times in a row (the leaders of a page whose font map is wrong: the dot became another character). Typography,
-#: not text: left out before any share is counted. No word repeats a character six times (unmapped characters
-#: are not leaders: they are what the first check counts).
-_LEADER = re.compile("([.\u00b7\u2024\u2026\u22ef_\\-=*~])(?: ?\\1){3,}|([^\\s\ufffd\ue000-\uf8ff\x00-\x1f])\\2{5,}")
+#: A leader: one fill character repeated (dot leaders of a table of contents or an index, rules and banners typed as
+#: ``-----``, ``=====`` or ``#####`` in listings), single spaces allowed between (TeX's ``\dotfill`` sets
+#: ". . . ."). Typography, not text: left out before any share is counted. A wrong font map does not repeat a
+#: character four times unless the printed page did.
+_LEADER = re.compile("([.\u00b7\u2024\u2026\u22ef_\\-=*~#+/])(?: ?\\1){3,}")
+#: Any other character six times in a row: the leaders of a page whose font map is wrong (the dot became another
+#: character). No word repeats a character six times; unmapped characters are not runs (the first check counts
+#: them). Left out of the word checks (:func:`_token_facts`, once per distinct token).
+_RUN = re.compile("([^\\s\ufffd\ue000-\uf8ff\x00-\x1f])\\1{5,}")
 #: A web or e-mail address, or a snake_case name: well-formed tokens of reference lists, manuals and their indexes.
 _ADDRESS = re.compile(r"^(?:(?:https?|ftp)://|www\.)[!-~]+$|^[\w.+-]+@[\w-]+\.[\w.-]+$"
                       r"|^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+(?:\(\))?$")
@@ -141,32 +143,83 @@ def _rare(ch: str) -> bool:
     return True
 
 
+_IS_BAD, _IS_ALNUM, _IS_HANZI, _IS_CJK, _IS_RARE = 1, 2, 4, 8, 16
+#: character -> what it is (the flags above), filled as pages are read: the same few hundred characters every page
+_CHAR_FACTS: dict[str, int] = {}
+#: token -> (its length, the length of its word-shaped parts, the lower-case words among its parts), filled as pages
+#: are read (a token's parts: the token itself, or what is left around a run of one character, see _RUN)
+_TOKEN_FACTS: dict[str, tuple[int, int, tuple[str, ...]]] = {}
+_FACTS_MAX = 200_000  # entries; a table over this is emptied (books of random tokens must not grow it for ever)
+
+
+def _char_facts(c: str) -> int:
+    if len(_CHAR_FACTS) > _FACTS_MAX:
+        _CHAR_FACTS.clear()
+    cjk = _cjk_or_fullwidth(c)
+    f = ((_IS_BAD if _bad(c) else 0) | (_IS_ALNUM if c.isalnum() else 0) | (_IS_HANZI if is_hanzi(c) else 0)
+         | (_IS_CJK if cjk else 0) | (_IS_RARE if not cjk and _rare(c) else 0))
+    _CHAR_FACTS[c] = f
+    return f
+
+
+def _token_facts(t: str) -> tuple[int, int, tuple[str, ...]]:
+    if len(_TOKEN_FACTS) > _FACTS_MAX:
+        _TOKEN_FACTS.clear()
+    length = good = 0
+    words: list[str] = []
+    for part in _RUN.sub(" ", t).split() if len(t) >= 6 and _RUN.search(t) else (t,):
+        m = _TOKEN.match(part)
+        core = m.group("core") if m else part
+        length += len(part)
+        if core and (_WORD.match(core) or _ADDRESS.match(core)):
+            good += len(part)
+        if core.isalpha():
+            words.append(core.lower())
+    f = _TOKEN_FACTS[t] = (length, good, tuple(words))
+    return f
+
+
 def assess_text(text: str, lang: str | list[str] | None = None) -> TextLayerReport:
     """Classify a page's worth of extracted text (see the module docstring for the checks). ``lang``: the
     book's declared language(s), e.g. ``zh``, ``chi_sim`` or ``["fas", "eng"]`` (the first one counts)."""
     if isinstance(lang, (list, tuple)):
         lang = str(lang[0]) if lang else None
     # Every per-character check runs once per distinct character, weighted by its count: a page has thousands of
-    # characters but a few hundred distinct ones (the pages stage classifies every page of every book).
+    # characters but a few hundred distinct ones (the pages stage classifies every page of every book), and what
+    # each character is comes from a table kept across pages.
     text = _LEADER.sub(" ", text)
-    counts = Counter(_SPACE.sub("", text))
+    counts = Counter("".join(text.split()))  # the non-space characters (split: the spaces of str.isspace)
     n = sum(counts.values())
     if n < MIN_CHARS:
         return TextLayerReport("none", "no-text", {"chars": float(n)})
+    bad = alnum = cjk = rare_chars = 0
+    hanzi: dict[str, int] = {}
+    facts = _CHAR_FACTS
+    for c, k in counts.items():
+        f = facts.get(c)
+        if f is None:
+            f = _char_facts(c)
+        if f & _IS_BAD:
+            bad += k
+        if f & _IS_ALNUM:
+            alnum += k
+        if f & _IS_HANZI:
+            hanzi[c] = k
+        if f & _IS_CJK:
+            cjk += k
+        elif f & _IS_RARE:
+            rare_chars += k
     stats: dict[str, float] = {"chars": float(n)}
-    bad = sum(k for c, k in counts.items() if _bad(c)) / n
-    stats["unmapped"] = round(bad, 4)
-    if bad > MAX_BAD:
+    stats["unmapped"] = round(bad / n, 4)
+    if bad / n > MAX_BAD:
         return TextLayerReport("broken", "unmapped", stats)
-    wordlike = sum(k for c, k in counts.items() if c.isalnum()) / n
+    wordlike = alnum / n
     stats["wordlike"] = round(wordlike, 4)
     if wordlike < MIN_WORDLIKE:
         return TextLayerReport("broken", "rare-symbols", stats)
-    hanzi = {c: k for c, k in counts.items() if is_hanzi(c)}
     n_hanzi = sum(hanzi.values())
-    cjk = sum(k for c, k in counts.items() if _cjk_or_fullwidth(c))
     stats["cjk"] = round(cjk / n, 4)
-    rare = sum(k for c, k in counts.items() if not _cjk_or_fullwidth(c) and _rare(c)) / n
+    rare = rare_chars / n
     stats["rare"] = round(rare, 4)
     if rare > MAX_RARE and rare * n >= 2:
         return TextLayerReport("broken", "rare-symbols", stats)
@@ -185,17 +238,20 @@ def assess_text(text: str, lang: str | list[str] | None = None) -> TextLayerRepo
     # Latin words: shape, function words, vowels
     # Each distinct token is matched once, weighted by its count (as the characters above): the sums are the
     # same integers as token by token.
-    tokens = Counter(t for t in re.split(r"[\s\u3000]+", _CJK.sub(" ", text)) if t)
+    tokens = Counter((text if text.isascii() else _CJK.sub(" ", text)).split())
     if tokens:
-        cores = {t: m.group("core") if (m := _TOKEN.match(t)) else t for t in tokens}
-        total = sum(len(t) * k for t, k in tokens.items())
-        good = sum(len(t) * k for t, k in tokens.items()
-                   if (c := cores[t]) and (_WORD.match(c) or _ADDRESS.match(c)))
-        stats["wellformed"] = round(good / max(total, 1), 4)
+        total = good = 0
         words: Counter[str] = Counter()
+        token_facts = _TOKEN_FACTS
         for t, k in tokens.items():
-            if cores[t].isalpha():
-                words[cores[t].lower()] += k
+            f = token_facts.get(t)
+            if f is None:
+                f = _token_facts(t)
+            total += f[0] * k
+            good += f[1] * k
+            for w in f[2]:
+                words[w] += k
+        stats["wellformed"] = round(good / max(total, 1), 4)
         n_words = sum(words.values())
         function = sum(k for w, k in words.items() if w in _COMMON_WORDS) / max(n_words, 1)
         if total >= 2 * MIN_CHARS and good / total < MIN_WELLFORMED:
