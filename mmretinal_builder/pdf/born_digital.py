@@ -142,6 +142,8 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
                 continue  # the line's text (its non-empty spans joined) is blank
             spans = []
             add = spans.append
+            one_size: float | None = None  # the spans' font size while they all have the same one
+            sizes_differ = False
             for s, text in zip(line_spans, texts, strict=True):
                 if not text:
                     continue
@@ -151,16 +153,24 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
                 if style is None:
                     style = _span_style(font, flags)
                 b = s["bbox"]
+                span_size = float(s.get("size", 0.0))
+                if one_size is None:
+                    one_size = span_size
+                elif span_size != one_size:
+                    sizes_differ = True
                 # Span.of inlined: a long text page has a span per word
                 span = _new(Span)
                 _set(span, "__dict__", {
                     "text": text,
                     "bbox": (b[0] + 0.0, b[1] + 0.0, b[2] + 0.0, b[3] + 0.0) if vis_rot is None else _vis(b, vis_rot),
-                    "font": font, "size": float(s.get("size", 0.0)), "bold": style[0], "italic": style[1]})
+                    "font": font, "size": span_size, "bold": style[0], "italic": style[1]})
                 add(span)
-            out.append(TextLine(text=joined, bbox=lbox, spans=spans, block_id=bid,
-                                baseline=float(origin_y), horizontal=vdx > 0.99 and abs(vdy) < 0.02,
-                                direction=(round(vdx, 4), round(vdy, 4))))
+            line_out = TextLine(text=joined, bbox=lbox, spans=spans, block_id=bid, baseline=float(origin_y),
+                                horizontal=vdx > 0.99 and abs(vdy) < 0.02, direction=(round(vdx, 4), round(vdy, 4)))
+            if one_size is not None and not sizes_differ:
+                # one size on a line that is not blank: what TextLine.size would find, known here without a pass
+                line_out.prime_size(round(one_size, 1))
+            out.append(line_out)
     return out
 
 

@@ -611,11 +611,9 @@ def _inline_break(left: str, right: str, vocabulary: set[str] | None) -> bool:
 def book_vocabulary(models: Iterable[PageModel]) -> set[str]:
     """Lower-case words (plain and hyphenated) printed in the book, to settle line-break hyphens."""
     vocab: set[str] = set()
-    add = vocab.add
     for m in models:
-        for ln in m.lines:
-            for w in _VOCAB_WORD.findall(ln.text):
-                add(w.lower())
+        # one pass per page: a word never runs across the newline between two lines (not a letter or a hyphen)
+        vocab.update(map(str.lower, _VOCAB_WORD.findall("\n".join(ln.text for ln in m.lines))))
     return vocab
 
 

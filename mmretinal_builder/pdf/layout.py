@@ -202,8 +202,8 @@ def page_layout(model: PageModel, stats: DocStats, furniture: set[tuple[int, str
 
     def is_long(ln: TextLine) -> bool:
         # symbols are not words: OCR reads a legend's colour swatches and markers as "[", "+" ...
-        return ln.horizontal and word_count(_SYMBOLS_RE.sub(" ", ln.text)) >= 5 \
-            and (ln.bbox[2] - ln.bbox[0]) >= long_min \
+        return ln.horizontal and (ln.bbox[2] - ln.bbox[0]) >= long_min \
+            and word_count(_SYMBOLS_RE.sub(" ", ln.text)) >= 5 \
             and not (ln.source == "ocr" and any(intersection(ln.bbox, r) >= 0.9 * area(ln.bbox) for r in regions))
 
     # Running text is made of long lines; a paragraph's short last line is added below. Text blocks are not

@@ -73,6 +73,11 @@ class TextLine:
         self.__dict__["_size_cache"] = (self.spans, len(self.spans), self.bbox, value)
         return value
 
+    def prime_size(self, value: float) -> None:
+        """Set :attr:`size` to ``value`` computed by the reader from these spans (the same number ``size`` would
+        give); it is computed again if the spans or the box change."""
+        self.__dict__["_size_cache"] = (self.spans, len(self.spans), self.bbox, value)
+
     def _font_size(self) -> float:
         spans = self.spans
         if spans:
@@ -188,13 +193,20 @@ class PageModel:
 # ``dataclasses.asdict`` and a generic validator cost more than reading the page did. Boxes stay tuples in the dict
 # (JSON writes them as arrays): in the build's own process the dict is read back without copying them.
 #
-# The numbers of the text layer's spans and words (a long book has a span per word) are packed: little-endian
-# float64, base64, one string per page (``span_numbers``: x0, y0, x1, y1, size of every span of every ``pdf`` line
-# in order; ``word_numbers``: x0, y0, x1, y1 of every word); a ``pdf`` span is ``[text, style]``, ``style`` an index
-# into the page's ``span_styles`` list of ``[font, bold, italic]``. Writing a float as JSON text costs its shortest
-# ``repr``, which was most of the time spent writing a text-heavy book's pages shard; the packed bits are the same
-# floats, read back exactly (-0.0, and every digit, included). OCR lines keep their spans inline as
-# ``[text, bbox, font, size, bold, italic]`` (their numbers are the types OCR gave, kept as JSON keeps them).
+# The text layer's numbers are packed (a long book has a line per 10 words and a span per word): little-endian
+# float64, base64, one string per page, in the order of the lines and spans:
+#
+# * a line of the PDF's text layer is ``[text, block_id, horizontal, spans]``, its box, baseline and direction in
+#   ``line_numbers`` (x0, y0, x1, y1, baseline, dx, dy); each of its spans is ``[text, style]``, ``style`` an index
+#   into the page's ``span_styles`` list of ``[font, bold, italic]``, its box and size in ``span_numbers``
+#   (x0, y0, x1, y1, size);
+# * words are ``[text, block, line, word]``, their boxes in ``word_numbers``.
+#
+# Writing a float as JSON text costs its shortest ``repr``, which was most of the time spent writing a text-heavy
+# book's pages shard; the packed bits are the same floats, read back exactly (-0.0, and every digit, included).
+# Other lines (OCR's, or a line without a baseline) stay objects with every number inline, spans as
+# ``[text, bbox, font, size, bold, italic]``: the number types OCR gave are kept as JSON keeps them. Shards written
+# before the packing (every line an object) are read the same way.
 
 _BIG_ENDIAN = sys.byteorder == "big"
 
@@ -214,14 +226,21 @@ def _unpack(text: str) -> array:
     return numbers
 
 
+def _packable(ln: TextLine) -> bool:
+    """A text-layer line as the PDF reader makes them: every number a float."""
+    return ln.source == "pdf" and type(ln.baseline) is float
+
+
 def page_to_dict(m: PageModel) -> dict[str, Any]:
-    """A JSON-able form of ``m`` (boxes as tuples or lists; :func:`page_from_dict` reads either)."""
+    """A JSON-able form of ``m`` (read back by :func:`page_from_dict`)."""
+    line_numbers: list[float] = []
     span_numbers: list[float] = []
+    put_line, put_line_one = line_numbers.extend, line_numbers.append
     put, put_one = span_numbers.extend, span_numbers.append
     styles: dict[tuple[str, bool, bool], int] = {}  # (font, bold, italic) -> its index in the page's list
-    lines = []
+    lines: list[Any] = []
     for ln in m.lines:
-        if ln.source == "pdf":
+        if _packable(ln):
             spans = []
             for s in ln.spans:
                 put(s.bbox)
@@ -231,18 +250,22 @@ def page_to_dict(m: PageModel) -> dict[str, Any]:
                 if k is None:
                     k = styles[style] = len(styles)
                 spans.append((s.text, k))
+            put_line(ln.bbox)
+            put_line_one(ln.baseline)
+            put_line(ln.direction)
+            lines.append([ln.text, ln.block_id, ln.horizontal, spans])
         else:
-            spans = [(s.text, s.bbox, s.font, s.size, s.bold, s.italic) for s in ln.spans]
-        lines.append({"text": ln.text, "bbox": ln.bbox, "block_id": ln.block_id, "source": ln.source,
-                      "baseline": ln.baseline, "horizontal": ln.horizontal, "direction": ln.direction, "spans": spans})
+            lines.append({"text": ln.text, "bbox": ln.bbox, "block_id": ln.block_id, "source": ln.source,
+                          "baseline": ln.baseline, "horizontal": ln.horizontal, "direction": ln.direction,
+                          "spans": [(s.text, s.bbox, s.font, s.size, s.bold, s.italic) for s in ln.spans]})
     word_numbers: list[float] = []
     put = word_numbers.extend
     for w in m.words:
         put(w[:4])
     return {
         "number": m.number, "size": m.size, "text_layer": m.text_layer, "rotation": m.rotation,
-        "scan_image": m.scan_image, "skew": m.skew, "lines": lines, "span_numbers": _pack(span_numbers),
-        "span_styles": list(styles),
+        "scan_image": m.scan_image, "skew": m.skew, "lines": lines, "line_numbers": _pack(line_numbers),
+        "span_numbers": _pack(span_numbers), "span_styles": list(styles),
         "images": [{"xref": im.xref, "bbox": im.bbox, "transform": im.transform, "width_px": im.width_px,
                     "height_px": im.height_px, "clip": im.clip, "has_mask": im.has_mask,
                     "decoration": im.decoration} for im in m.images],
@@ -254,49 +277,49 @@ def page_to_dict(m: PageModel) -> dict[str, Any]:
 
 def page_from_dict(d: dict[str, Any]) -> PageModel:
     """The :class:`PageModel` written by :func:`page_to_dict` (in memory, or read back from JSON); also the form
-    written before the numbers were packed (every span and word inline), which shards of earlier runs hold."""
-    if "span_numbers" not in d:
-        return _page_from_inline_dict(d)
-    nums = _unpack(d["span_numbers"])
-    packed = sum(len(ln["spans"]) for ln in d["lines"] if ln["source"] == "pdf")
-    if len(nums) != 5 * packed:  # a damaged line of a shard: an error, never boxes shifted onto other spans
-        raise ValueError(f"page {d.get('number')}: span_numbers holds {len(nums)} numbers for {packed} spans")
-    styles = [tuple(x) for x in d["span_styles"]]
-    k = 0
+    written before the numbers were packed (every line an object, every word inline)."""
+    number = d.get("number")
+    ln_nums = _unpack(d.get("line_numbers", ""))
+    nums = _unpack(d.get("span_numbers", ""))
+    packed = [ln for ln in d["lines"] if type(ln) is list]
+    n_spans = sum(len(ln[3]) for ln in packed)
+    # a damaged line of a shard is an error, never boxes shifted onto other lines or spans
+    if len(ln_nums) != 7 * len(packed) or len(nums) != 5 * n_spans:
+        raise ValueError(f"page {number}: {len(ln_nums)} line numbers and {len(nums)} span numbers for "
+                         f"{len(packed)} lines and {n_spans} spans")
+    styles = [tuple(x) for x in d.get("span_styles", ())]
+    k = q = 0
     lines = []
     for ln in d["lines"]:
-        if ln["source"] == "pdf":  # packed (an "inline" line: see _page_from_inline_dict)
+        if type(ln) is list:
+            text, block_id, horizontal, packed_spans = ln
             spans = []
-            for text, style in ln["spans"]:
+            for span_text, style in packed_spans:
                 font, bold, italic = styles[style]
-                spans.append(Span.of(text, (nums[k], nums[k + 1], nums[k + 2], nums[k + 3]), font, nums[k + 4],
+                spans.append(Span.of(span_text, (nums[k], nums[k + 1], nums[k + 2], nums[k + 3]), font, nums[k + 4],
                                      bold, italic))
                 k += 5
+            lines.append(TextLine(text=text, bbox=(ln_nums[q], ln_nums[q + 1], ln_nums[q + 2], ln_nums[q + 3]),
+                                  block_id=block_id, source="pdf", baseline=ln_nums[q + 4], horizontal=horizontal,
+                                  direction=(ln_nums[q + 5], ln_nums[q + 6]), spans=spans))
+            q += 7
         else:
-            spans = [Span.of(s[0], tuple(s[1]), s[2], s[3], s[4], s[5]) for s in ln["spans"]]
-        lines.append(TextLine(text=ln["text"], bbox=tuple(ln["bbox"]), block_id=ln["block_id"], source=ln["source"],
-                              baseline=ln["baseline"], horizontal=ln["horizontal"], direction=tuple(ln["direction"]),
-                              spans=spans))
+            lines.append(TextLine(text=ln["text"], bbox=tuple(ln["bbox"]), block_id=ln["block_id"],
+                                  source=ln["source"], baseline=ln["baseline"], horizontal=ln["horizontal"],
+                                  direction=tuple(ln["direction"]),
+                                  spans=[Span.of(s[0], tuple(s[1]), s[2], s[3], s[4], s[5]) for s in ln["spans"]]))
     images = [ImagePlacement(xref=im["xref"], bbox=tuple(im["bbox"]), transform=tuple(im["transform"]),
                              width_px=im["width_px"], height_px=im["height_px"],
                              clip=tuple(im["clip"]) if im["clip"] is not None else None, has_mask=im["has_mask"],
                              decoration=im["decoration"]) for im in d["images"]]
     drawings = [DrawingCluster(tuple(x[0]), x[1], x[2], x[3], x[4], x[5], x[6]) for x in d["drawings"]]
-    wn = _unpack(d["word_numbers"])
-    if len(wn) != 4 * len(d["words"]):
-        raise ValueError(f"page {d.get('number')}: word_numbers holds {len(wn)} numbers for {len(d['words'])} words")
-    words = [(wn[4 * i], wn[4 * i + 1], wn[4 * i + 2], wn[4 * i + 3], *w) for i, w in enumerate(d["words"])]
+    if "word_numbers" in d:
+        wn = _unpack(d["word_numbers"])
+        if len(wn) != 4 * len(d["words"]):
+            raise ValueError(f"page {number}: word_numbers holds {len(wn)} numbers for {len(d['words'])} words")
+        words = [(wn[4 * i], wn[4 * i + 1], wn[4 * i + 2], wn[4 * i + 3], *w) for i, w in enumerate(d["words"])]
+    else:
+        words = [tuple(w) for w in d.get("words", [])]
     return PageModel(number=d["number"], size=tuple(d["size"]), lines=lines, images=images, drawings=drawings,
                      text_layer=d["text_layer"], rotation=d["rotation"], scan_image=d["scan_image"],
                      skew=d.get("skew", 0.0), words=words)
-
-
-def _page_from_inline_dict(d: dict[str, Any]) -> PageModel:
-    """A page model written with every span ``[text, bbox, font, size, bold, italic]`` and every word inline."""
-    packed = {**d, "span_numbers": "", "span_styles": [], "word_numbers": "", "words": [],
-              "lines": [{**ln, "source": "inline"} for ln in d["lines"]]}
-    m = page_from_dict(packed)
-    for line, ln in zip(m.lines, d["lines"], strict=True):
-        line.source = ln["source"]
-    m.words = [tuple(w) for w in d.get("words", [])]
-    return m
