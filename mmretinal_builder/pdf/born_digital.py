@@ -159,12 +159,9 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
                 elif span_size != one_size:
                     sizes_differ = True
                 # Span.of inlined: a long text page has a span per word
-                span = _new(Span)
-                _set(span, "__dict__", {
-                    "text": text,
-                    "bbox": (b[0] + 0.0, b[1] + 0.0, b[2] + 0.0, b[3] + 0.0) if vis_rot is None else _vis(b, vis_rot),
-                    "font": font, "size": span_size, "bold": style[0], "italic": style[1]})
-                add(span)
+                add(_tuple_new(Span, (
+                    text, (b[0] + 0.0, b[1] + 0.0, b[2] + 0.0, b[3] + 0.0) if vis_rot is None else _vis(b, vis_rot),
+                    font, span_size, style[0], style[1])))
             line_out = TextLine(text=joined, bbox=lbox, spans=spans, block_id=bid, baseline=float(origin_y),
                                 horizontal=vdx > 0.99 and abs(vdy) < 0.02, direction=(round(vdx, 4), round(vdy, 4)))
             if one_size is not None and not sizes_differ:
@@ -195,7 +192,7 @@ _BOLD_FLAG, _ITALIC_FLAG = pymupdf.TEXT_FONT_BOLD, pymupdf.TEXT_FONT_ITALIC
 _FONT_STYLES: dict[str, tuple[bool, bool]] = {}
 
 
-_new, _set = object.__new__, object.__setattr__
+_tuple_new = tuple.__new__
 _SPAN_STYLES: dict[tuple[str, int], tuple[bool, bool]] = {}
 
 

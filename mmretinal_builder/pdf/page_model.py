@@ -12,7 +12,7 @@ import base64
 import sys
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ..geometry import BBox
 from ..schema import TextLayer
@@ -27,9 +27,11 @@ Transform = tuple[float, float, float, float, float, float]
 Word = tuple[float, float, float, float, str, int, int, int]
 
 
-@dataclass(frozen=True)
-class Span:
-    """A run of text in one font: the unit at which bold labels and sub-labels are told apart."""
+class Span(NamedTuple):
+    """A run of text in one font: the unit at which bold labels and sub-labels are told apart.
+
+    A named tuple (immutable, compared and hashed by value, ``Span(text='..', bbox=(..), ...)`` as its repr): a long
+    text page holds a span per word, and a tuple is the cheapest object to build and to read back."""
 
     text: str
     bbox: BBox
@@ -40,11 +42,11 @@ class Span:
 
     @classmethod
     def of(cls, text: str, bbox: BBox, font: str, size: float, bold: bool, italic: bool) -> Span:
-        """The same span as ``Span(...)``, built without the frozen dataclass's checked ``__init__`` (a long text
-        page holds a span per word: the checked init is a tenth of the page's reading time)."""
-        span = object.__new__(cls)
-        span.__dict__.update(text=text, bbox=bbox, font=font, size=size, bold=bold, italic=italic)
-        return span
+        """The same span as ``Span(...)``, built without the keyword handling of the generated ``__new__``."""
+        return _tuple_new(cls, (text, bbox, font, size, bold, italic))
+
+
+_tuple_new = tuple.__new__
 
 
 @dataclass

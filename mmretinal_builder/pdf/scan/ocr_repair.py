@@ -388,7 +388,7 @@ def edit_line(line: TextLine, start: int, end: int, new: str) -> TextLine:
         text = head + ("" if placed else new) + tail
         placed = True
         if text:
-            spans.append(replace(sp, text=text))
+            spans.append(sp._replace(text=text))
     text = "".join(s.text for s in spans)
     if not placed or text != line.text[:start] + new + line.text[end:]:
         return line
