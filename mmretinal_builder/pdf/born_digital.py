@@ -110,7 +110,8 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
             line_spans = line.get("spans")
             if not line_spans:
                 continue
-            texts = [s.get("text", "") for s in line_spans]
+            # MuPDF's dict gives every span its text, font, flags, size and box: read by index (a span per word)
+            texts = [s["text"] for s in line_spans]
             joined = "".join(texts)
             accent = line_needs_repair(joined)
             if not accent and not rules and not joined.strip():
@@ -147,13 +148,13 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
             for s, text in zip(line_spans, texts, strict=True):
                 if not text:
                     continue
-                font = s.get("font", "")
-                flags = s.get("flags", 0)
+                font = s["font"]
+                flags = s["flags"]
                 style = styles.get((font, flags))
                 if style is None:
                     style = _span_style(font, flags)
                 b = s["bbox"]
-                span_size = float(s.get("size", 0.0))
+                span_size = float(s["size"])
                 if one_size is None:
                     one_size = span_size
                 elif span_size != one_size:

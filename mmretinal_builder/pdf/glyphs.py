@@ -317,6 +317,7 @@ def raw_line_texts(raw_line: dict, to_visible: Callable[[BBox], BBox] | None, di
     # the common case, an unrotated page's horizontal line: the extent is the x range, read here without
     # building the visible box (the same numbers as extent(): min/max written out, -0.0 made 0.0 as _vis does)
     horizontal = to_visible is None and direction[0] == 1.0 and direction[1] == 0.0
+    add = glyphs.append
     for si, s in enumerate(spans):
         for ch in s.get("chars", []):
             c = ch["c"]
@@ -325,12 +326,12 @@ def raw_line_texts(raw_line: dict, to_visible: Callable[[BBox], BBox] | None, di
                 box = _true_mark_box(c, tuple(box), marks, used)  # type: ignore[arg-type]
             if horizontal and box[1] - box[1] == 0.0 and box[3] - box[3] == 0.0:
                 x0, x1 = box[0] + 0.0, box[2] + 0.0
-                glyphs.append(Glyph(c, x1 if x1 < x0 else x0, x1 if x1 > x0 else x0, si))
+                add(Glyph(c, x1 if x1 < x0 else x0, x1 if x1 > x0 else x0, si))
                 continue
             vbox = (box[0] + 0.0, box[1] + 0.0, box[2] + 0.0, box[3] + 0.0) if to_visible is None \
                 else to_visible(tuple(box))  # type: ignore[arg-type]
             a0, a1 = extent(vbox, direction)
-            glyphs.append(Glyph(c, a0, a1, si))
+            add(Glyph(c, a0, a1, si))
     found: list[tuple[float, float]] = []
     if rules and baseline is not None and direction[0] > 0.99 and glyphs:
         lo, hi = min(g.a0 for g in glyphs), max(g.a1 for g in glyphs)
