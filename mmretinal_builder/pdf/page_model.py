@@ -244,14 +244,14 @@ def page_to_dict(m: PageModel) -> dict[str, Any]:
     for ln in m.lines:
         if _packable(ln):
             spans = []
-            for s in ln.spans:
-                put(s.bbox)
-                put_one(s.size)
-                style = (s.font, s.bold, s.italic)
+            for text, bbox, font, size, bold, italic in ln.spans:  # a Span is a tuple: unpacked, not looked up
+                put(bbox)
+                put_one(size)
+                style = (font, bold, italic)
                 k = styles.get(style)
                 if k is None:
                     k = styles[style] = len(styles)
-                spans.append((s.text, k))
+                spans.append((text, k))
             put_line(ln.bbox)
             put_line_one(ln.baseline)
             put_line(ln.direction)
