@@ -228,6 +228,10 @@ def plan_book(book: BookDef, seed: int, n_figures: int, opts: ImageOptions) -> B
                 blocks.append(PlateBlock(spec))
             elif owed and spec.retinal == "yes":
                 owed -= 1
+                # the caption between the photograph and the box, as case atlases print them: a ruled box right
+                # under a figure (caption beside or above) is a failure mode of its own (the figure's box grows
+                # over the rules), not the one these pages show
+                spec.caption_position = "below"
                 # a case page: the figure, its caption and the case summary, alone on the page
                 box = LeaderBox(TITLES[lang], case_rows(lang, case_rng), book.leaders, lang)
                 leader_boxes.append(box)

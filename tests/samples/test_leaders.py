@@ -18,6 +18,7 @@ from typing import Any
 import pymupdf
 import pytest
 
+from mmretinal_builder.geometry import from_fractions, iou
 from mmretinal_builder.jobs import run_stages
 from mmretinal_builder.pdf.born_digital import build_page_model
 from mmretinal_builder.pdf.text_layer import classify_text_layer
@@ -87,6 +88,8 @@ def test_case_page_figures_keep_their_printed_captions(case_book: tuple[Path, di
         found = [f for f in figures if f.page == page_no and f.label == label]
         assert len(found) == 1, (page_no, label, [(f.page, f.label) for f in figures])
         fig = found[0]
+        # the figure alone: not grown over the case box under its caption
+        assert iou(fig.bbox, from_fractions(truth[label]["bbox"], fig.page_size)) >= 0.8, (fig.bbox, label)
         assert _norm(fig.caption) == _norm(truth[label]["caption"])
         assert fig.provenance.text_layer == "ok"
         assert not (fig.provenance.caption_rule or "").startswith("ocr:"), fig.provenance.caption_rule
