@@ -1,19 +1,21 @@
 """Case-summary boxes with dot leaders under some figures ("Visual acuity ........ 6/12").
 
-Case atlases print a patient's findings beside the case's photographs as a list whose labels and values are
-joined by leader dots. On such a page the dots are most of the characters of the text layer: a text-layer
-check that counts letters and digits against all visible characters reads a perfectly good page as a broken
-font map and sends it to OCR, whose caption is then Tesseract's reading instead of the printed text. The boxes
-here are drawn in the leader styles producers use:
+Case atlases print a patient's findings under the case's photograph and caption as a list whose labels and
+values are joined by leader dots. On such a page the dots are most of the characters of the text layer: a
+text-layer check that counts letters and digits against all visible characters reads a perfectly good page as a
+broken font map and sends it to OCR, whose caption is then Tesseract's reading instead of the printed text. The
+boxes here are drawn in the leader styles producers use:
 
 * ``dots``: one run of full stops (FOP, Word tab leaders, InDesign): ``Refraction .............. -2.00 DS``;
 * ``tex``: TeX's ``\\dotfill`` (``\\leaders\\hbox to .44em{\\hss.\\hss}\\hfill``): one dot glyph per 0.44 em,
-  aligned across lines; the 0.16 em gaps come out of a text extractor as spaces: ``Refracción . . . . 0,5``;
+  aligned across lines; the 0.16 em gaps come out of a text extractor as spaces:
+  ``Agudeza visual, OD . . . . 0,5``;
 * ``middot``: a run of middle dots ``·······`` (QuarkXPress, French typography);
-* ``ellipsis``: Chinese typesetting's ``……`` (U+2026 in the CJK font): ``眼压……………… 14 mmHg``.
+* ``ellipsis``: Chinese typesetting's ``……`` (U+2026 in the CJK font, which MuPDF reads as ``⋯``):
+  ``右眼眼压……………… 14 mmHg``.
 
-The ground truth lists each box (page, box, style, rows, leader characters); the figure on the page keeps its
-own ground truth (caption as printed, panels, modality).
+The ground truth lists each box under ``leader_boxes`` (figure label, page, box, style, title, rows, leader
+characters drawn); the figure on the page keeps its own ground truth (caption as printed, panels, modality).
 """
 
 from __future__ import annotations
