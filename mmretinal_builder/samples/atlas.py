@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from .layout import (
     TableBlock,
     flow,
 )
+from .leaders import TITLES, CaseFigureBlock, LeaderBox, case_rows, pick_case_figures
 from .texstyle import TexOptions
 from .vocab import (
     CHAPTERS,
@@ -90,17 +91,20 @@ class BookDef:
     labels: tuple[LabelStyle, ...]  # one per chapter, cycled
     lang: str  # English | Chinese | mixed
     variant: str = "born-digital"  # born-digital | scanned | broken-text
+    #: leader style of the case-summary boxes under some figures (leaders.py): "" (none), dots, tex, middot,
+    #: ellipsis. Off in the bundled books (their bytes predate it).
+    leaders: str = ""
 
 
 BOOKS: tuple[BookDef, ...] = (
     BookDef("retina_atlas_en_2col", A4_2COL, (EN_FIG,), "English"),
-    BookDef("fundus_atlas_en_margin", MARGIN_1COL, (EN_FIGURE,), "English"),
-    BookDef("yandibing_tupu_zh", ZH_16K, (ZH_SPACE,), "Chinese"),
-    BookDef("proceedings_mixed_b5", B5_1COL, (ES_FIGURA, DE_ABB, EN_CAPS), "mixed"),
+    BookDef("fundus_atlas_en_margin", MARGIN_1COL, (EN_FIGURE,), "English", leaders="middot"),
+    BookDef("yandibing_tupu_zh", ZH_16K, (ZH_SPACE,), "Chinese", leaders="ellipsis"),
+    BookDef("proceedings_mixed_b5", B5_1COL, (ES_FIGURA, DE_ABB, EN_CAPS), "mixed", leaders="dots"),
     BookDef("retina_atlas_en_scan", replace(A4_2COL, page_number_in_footer=True), (EN_CAPS,), "English", "scanned"),
     BookDef("yandi_zh_broken", ZH_16K, (ZH_FULLWIDTH,), "Chinese", "broken-text"),
     BookDef("yandibing_tupu_zh_scan", ZH_16K, (ZH_SPACE,), "Chinese", "scanned"),
-    BookDef("tesis_latex_es_pt_fr", LATEX_THESIS, (ES_FIGURA_TEX, PT_FIGURA, FR_FIGURE), "mixed"),
+    BookDef("tesis_latex_es_pt_fr", LATEX_THESIS, (ES_FIGURA_TEX, PT_FIGURA, FR_FIGURE), "mixed", leaders="tex"),
     BookDef("maghaleh_fa_scan", PERSIAN_A4, (), "Persian", "scanned"),
 )
 
@@ -142,6 +146,7 @@ class BookPlan:
 
     blocks: list[Block]
     figures: list[FigureSpec]
+    leader_boxes: list[LeaderBox] = field(default_factory=list)
 
 
 def plan_book(book: BookDef, seed: int, n_figures: int, opts: ImageOptions) -> BookPlan:
@@ -152,6 +157,11 @@ def plan_book(book: BookDef, seed: int, n_figures: int, opts: ImageOptions) -> B
     chapter_ids = sorted(rng.sample(range(len(CHAPTERS)), n_ch))
     first_no = rng.randint(1, 4)
     kinds = _kinds(n_figures, rng)
+    # a generator of its own: the books without case boxes (the bundled ones) keep every other choice
+    case_rng = random.Random(f"mmretinal-samples-leaders:{seed}:{book.name}")
+    cases = pick_case_figures(kinds, case_rng) if book.leaders else set()
+    leader_boxes: list[LeaderBox] = []
+    owed = 0  # case boxes whose figure became the plate or is not a photograph: the next photograph takes them
     per = [n_figures // n_ch + (1 if i < n_figures % n_ch else 0) for i in range(n_ch)]
     blocks: list[Block] = []
     figures: list[FigureSpec] = []
@@ -213,7 +223,21 @@ def plan_book(book: BookDef, seed: int, n_figures: int, opts: ImageOptions) -> B
                 # a paragraph opening with 'Fig. N shows' (a false caption) in every chapter, then now and then
                 lead = p == 0 and (j == 1 or rng.random() < 0.15)
                 blocks.append(Paragraph(body_paragraph(lang, d, refs, rng, lead_ref=lead)))
-            blocks.append(PlateBlock(spec) if spec.span == "plate" else FigureBlock(spec))
+            owed += k in cases
+            if spec.span == "plate":
+                blocks.append(PlateBlock(spec))
+            elif owed and spec.retinal == "yes":
+                owed -= 1
+                # the caption between the photograph and the box, as case atlases print them: a ruled box right
+                # under a figure (caption beside or above) is a failure mode of its own (the figure's box grows
+                # over the rules), not the one these pages show
+                spec.caption_position = "below"
+                # a case page: the figure, its caption and the case summary, alone on the page
+                box = LeaderBox(TITLES[lang], case_rows(lang, case_rng), book.leaders, lang)
+                leader_boxes.append(box)
+                blocks.extend([PageBreak(), CaseFigureBlock(spec, box=box), PageBreak()])
+            else:
+                blocks.append(FigureBlock(spec))
             if j == n_here // 2 and n_tables < len(tables_here) + 1:
                 t_title, t_head, t_rows = tables_here[n_tables % len(tables_here)]
                 t_no = labels.number(chap_no, 1) if labels.chapter_sep else str(n_tables + 1)
@@ -223,7 +247,7 @@ def plan_book(book: BookDef, seed: int, n_figures: int, opts: ImageOptions) -> B
                                          t_head, t_rows))
             k += 1
         blocks.append(Paragraph(body_paragraph(lang, d0, [], rng)))
-    return BookPlan(blocks, figures)
+    return BookPlan(blocks, figures, leader_boxes)
 
 
 def _table_ref(lang: str, label: str) -> str:
@@ -284,6 +308,7 @@ TRAPS = {
 def compose_book(book: BookDef, seed: int, n_figures: int, opts: ImageOptions) -> tuple[bytes, dict[str, Any]]:
     """Lay out one born-digital book; returns the PDF bytes and its ground-truth document."""
     tables: list[dict[str, Any]] = []
+    leader_boxes: list[dict[str, Any]] = []
     if book.style.lang == "fa":
         from .persian import compose_persian
 
@@ -302,6 +327,7 @@ def compose_book(book: BookDef, seed: int, n_figures: int, opts: ImageOptions) -
             raise RuntimeError(f"{book.name}: figures or captions not placed: {missing}")
         figures = [comp.figures[s.index] for s in plan.figures]
         tables = comp.tables
+        leader_boxes = [b.record for b in plan.leader_boxes]
     pdf = save_pdf(doc, book.name.replace("_", " "))
     st = book.style
     gt = {
@@ -321,5 +347,10 @@ def compose_book(book: BookDef, seed: int, n_figures: int, opts: ImageOptions) -
         "figures": figures,
         "tables": tables,
     }
+    if leader_boxes:  # only books with case boxes carry the key (the bundled books' ground truth stays the same)
+        gt["leader_boxes"] = leader_boxes
+        gt["traps"] += (f"; case-summary boxes with {book.leaders} leaders under {len(leader_boxes)} figures "
+                        "('Visual acuity .......... 6/12'): the leader characters are most of the page's text, a "
+                        "good text layer that a letters-per-character check reads as broken")
     doc.close()
     return pdf, gt
