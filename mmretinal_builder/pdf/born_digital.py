@@ -122,7 +122,8 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
             first = line_spans[0]
             origin_y = first.get("origin", (0.0, 0.0))[1] + 0.0 if vis_rot is None else \
                 (pymupdf.Point(first.get("origin", (0.0, 0.0))) * rot).y
-            lbox = _vis(line["bbox"], vis_rot)
+            lb = line["bbox"]
+            lbox = (lb[0] + 0.0, lb[1] + 0.0, lb[2] + 0.0, lb[3] + 0.0) if vis_rot is None else _vis(lb, vis_rot)
             # the line's largest font size: what the glyph pass and the underscore test need (only they)
             size = max((float(s.get("size", 0.0)) for s in line_spans), default=0.0) if accent or rules else 0.0
             near = not accent and bool(rules) and rules_near(rules, lbox, size)
@@ -163,8 +164,12 @@ def _lines(tp: pymupdf.TextPage, rot: pymupdf.Matrix, rules: list[BBox] | None =
                 add(_tuple_new(Span, (
                     text, (b[0] + 0.0, b[1] + 0.0, b[2] + 0.0, b[3] + 0.0) if vis_rot is None else _vis(b, vis_rot),
                     font, span_size, style[0], style[1])))
-            line_out = TextLine(text=joined, bbox=lbox, spans=spans, block_id=bid, baseline=float(origin_y),
-                                horizontal=vdx > 0.99 and abs(vdy) < 0.02, direction=(round(vdx, 4), round(vdy, 4)))
+            # TextLine's generated __init__ skipped (a long book has a line per ten words): the same fields
+            line_out = _new(TextLine)
+            line_out.__dict__.update(
+                text=joined, bbox=lbox, spans=spans, block_id=bid, source="pdf", baseline=float(origin_y),
+                horizontal=vdx > 0.99 and abs(vdy) < 0.02,
+                direction=_EAST if vis_rot is None and vdx == 1.0 and vdy == 0.0 else (round(vdx, 4), round(vdy, 4)))
             if one_size is not None and not sizes_differ:
                 # one size on a line that is not blank: what TextLine.size would find, known here without a pass
                 line_out.prime_size(round(one_size, 1))
@@ -194,6 +199,10 @@ _FONT_STYLES: dict[str, tuple[bool, bool]] = {}
 
 
 _tuple_new = tuple.__new__
+_new = object.__new__
+#: the direction of a horizontal line of an unrotated page, as round(1.0, 4), round(0.0, 4) give it (there, vdx 1.0
+#: means dx 1.0, so vdy is 0.0 + dy: never -0.0; rotated pages go through the rounding)
+_EAST = (1.0, 0.0)
 _SPAN_STYLES: dict[tuple[str, int], tuple[bool, bool]] = {}
 
 

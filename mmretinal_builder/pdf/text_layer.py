@@ -146,9 +146,10 @@ def _rare(ch: str) -> bool:
 _IS_BAD, _IS_ALNUM, _IS_HANZI, _IS_CJK, _IS_RARE = 1, 2, 4, 8, 16
 #: character -> what it is (the flags above), filled as pages are read: the same few hundred characters every page
 _CHAR_FACTS: dict[str, int] = {}
-#: token -> (its length, the length of its word-shaped parts, the lower-case words among its parts), filled as pages
-#: are read (a token's parts: the token itself, or what is left around a run of one character, see _RUN)
-_TOKEN_FACTS: dict[str, tuple[int, int, tuple[str, ...]]] = {}
+#: token -> (its length, the length of its word-shaped parts, its words), each word of a token (a part whose core is
+#: all letters, lower-cased) as (is a common function word, its vowels, its letters); filled as pages are read (a
+#: token's parts: the token itself, or what is left around a run of one character, see _RUN)
+_TOKEN_FACTS: dict[str, tuple[int, int, tuple[tuple[bool, int, int], ...]]] = {}
 _FACTS_MAX = 200_000  # entries; a table over this is emptied (books of random tokens must not grow it for ever)
 
 
@@ -162,11 +163,11 @@ def _char_facts(c: str) -> int:
     return f
 
 
-def _token_facts(t: str) -> tuple[int, int, tuple[str, ...]]:
+def _token_facts(t: str) -> tuple[int, int, tuple[tuple[bool, int, int], ...]]:
     if len(_TOKEN_FACTS) > _FACTS_MAX:
         _TOKEN_FACTS.clear()
     length = good = 0
-    words: list[str] = []
+    words: list[tuple[bool, int, int]] = []
     for part in _RUN.sub(" ", t).split() if len(t) >= 6 and _RUN.search(t) else (t,):
         m = _TOKEN.match(part)
         core = m.group("core") if m else part
@@ -174,7 +175,8 @@ def _token_facts(t: str) -> tuple[int, int, tuple[str, ...]]:
         if core and (_WORD.match(core) or _ADDRESS.match(core)):
             good += len(part)
         if core.isalpha():
-            words.append(core.lower())
+            w = core.lower()
+            words.append((w in _COMMON_WORDS, sum(1 for ch in w if ch in _VOWELS), len(w)))
     f = _TOKEN_FACTS[t] = (length, good, tuple(words))
     return f
 
@@ -240,8 +242,8 @@ def assess_text(text: str, lang: str | list[str] | None = None) -> TextLayerRepo
     # same integers as token by token.
     tokens = Counter((text if text.isascii() else _CJK.sub(" ", text)).split())
     if tokens:
-        total = good = 0
-        words: Counter[str] = Counter()
+        # integer sums over the distinct tokens weighted by their counts: the same numbers as word by word
+        total = good = n_words = n_function = n_vowels = n_letters = 0
         token_facts = _TOKEN_FACTS
         for t, k in tokens.items():
             f = token_facts.get(t)
@@ -249,25 +251,20 @@ def assess_text(text: str, lang: str | list[str] | None = None) -> TextLayerRepo
                 f = _token_facts(t)
             total += f[0] * k
             good += f[1] * k
-            for w in f[2]:
-                words[w] += k
+            for common, vowel_count, letter_count in f[2]:
+                n_words += k
+                n_function += k if common else 0
+                n_vowels += vowel_count * k
+                n_letters += letter_count * k
         stats["wellformed"] = round(good / max(total, 1), 4)
-        n_words = sum(words.values())
-        function = sum(k for w, k in words.items() if w in _COMMON_WORDS) / max(n_words, 1)
+        function = n_function / max(n_words, 1)
         if total >= 2 * MIN_CHARS and good / total < MIN_WELLFORMED:
             # program listings, paths and stack traces are not word-shaped either; their prose around is
             if n_words < MIN_WORDS or function < MIN_FUNCTION_WORDS_FOR_CODE:
                 return TextLayerReport("broken", "malformed-words", stats)
             stats["function_words"] = round(function, 4)
         if n_words >= MIN_WORDS:
-            by_count: dict[int, list[str]] = {}  # words seen k times, letters counted once per k
-            for w, k in words.items():
-                by_count.setdefault(k, []).append(w)
-            letters: Counter[str] = Counter()
-            for k, group in by_count.items():
-                for ch, j in Counter("".join(group)).items():
-                    letters[ch] += j * k
-            vowels = sum(k for ch, k in letters.items() if ch in _VOWELS) / max(sum(letters.values()), 1)
+            vowels = n_vowels / max(n_letters, 1)
             stats["function_words"] = round(function, 4)
             stats["vowels"] = round(vowels, 4)
             if function < 0.03 and not 0.28 <= vowels <= 0.62:
