@@ -6,12 +6,17 @@ ToUnicode map, wrong ToUnicode maps, unmapped glyphs). The checks, in order, eac
 * ``unmapped``: U+FFFD, private-use code points, control characters;
 * ``rare-symbols``: too many characters outside letters, digits and everyday punctuation (Latin-1 symbols
   and accented capitals are what a shuffled one-byte encoding produces: ``Ù¨Õ¤``);
-* ``malformed-words``: too few characters inside word-shaped tokens (``k7#Q`` is not a word);
+* ``malformed-words``: too few characters inside word-shaped tokens (``k7#Q`` is not a word; web addresses and
+  snake_case names are words), unless the page's Latin words hold enough common function words (a program listing
+  with its prose: a wrong font map leaves no "the");
 * ``rare-hanzi``: Chinese text whose ideographs are mostly outside the common sets (GB2312 level 1 and
   Big5 frequent characters, ~6700 of ~21000): a CJK font with a wrong map gives rare, random ideographs;
 * ``script-mismatch``: the book's declared language expects CJK and the page has none (or the reverse);
 * ``no-words``: plenty of Latin words but neither common function words nor a plausible share of vowels
   (letters substituted for other letters).
+
+Leaders (a character repeated as fill: the dots of a table of contents, ``-----`` rules) are typography, not text:
+they are left out before anything is counted.
 
 The OCR reader re-reads ``none`` and ``broken`` pages; this module only tells them apart.
 """
