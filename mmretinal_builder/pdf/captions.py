@@ -348,6 +348,7 @@ def _label_on_graphic(model: PageModel, ln: TextLine, col_width: float, size: fl
 
 
 _SPACE_RE = re.compile(r"\s")  # the same characters as str.isspace()
+_VOCAB_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+(?:-[A-Za-z\u00c0-\u024f]+)*")  # book_vocabulary's words
 _CJK_CHAR_RE = re.compile("[\u3400-\u9fff\u3000-\u303f\uff00-\uffef\uf900-\ufaff]")  # layout.is_cjk
 
 
@@ -615,6 +616,3 @@ def book_vocabulary(models: Iterable[PageModel]) -> set[str]:
         # one pass per page: a word never runs across the newline between two lines (not a letter or a hyphen)
         vocab.update(map(str.lower, _VOCAB_WORD.findall("\n".join(ln.text for ln in m.lines))))
     return vocab
-
-
-_VOCAB_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+(?:-[A-Za-z\u00c0-\u024f]+)*")

@@ -29,6 +29,7 @@ def is_cjk(ch: str) -> bool:
 
 _CJK_RE = re.compile("[\u3400-\u9fff\u3000-\u303f\uff00-\uffef\uf900-\ufaff]")
 _SYMBOLS_RE = re.compile(r"(?<!\S)[^\w\s]+(?!\S)")  # a token of symbols only ("+", "[", "--")
+_DIGITS = re.compile(r"\d+")
 
 
 def word_count(text: str) -> int:
@@ -84,9 +85,6 @@ def _furniture_key(ln: TextLine, page_h: float) -> tuple[int, str] | None:
     # scanned pages lie a little differently on the glass each time: an OCR'd head wanders by several points
     step = 8 if ln.source == "ocr" else 4
     return (round(y / step), _DIGITS.sub("#", text)[:40])
-
-
-_DIGITS = re.compile(r"\d+")
 
 
 def _isolated(m: PageModel, k: int) -> bool:
