@@ -4,7 +4,9 @@ PY ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 RUN ?= runs/demo
-TORCH_SPEC ?= torch torchvision
+# torch build: auto = cuda where an NVIDIA driver answers, cpu otherwise (`make test TORCH=cuda` forces one);
+# each build has its own lock (constraints/torch-cpu.txt, constraints/torch-cuda.txt).
+TORCH ?= auto
 STAMP := $(VENV)/.installed
 # Every package version (pip itself, build backends, torch) comes from the committed lock: a new release on a
 # registry cannot change what a fresh clone installs. The Label Studio server's venv has its own lock
@@ -39,11 +41,11 @@ system-deps:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr $$missing >/dev/null; \
 	fi
 
-$(STAMP): pyproject.toml $(LOCK)
+$(STAMP): pyproject.toml $(LOCK) constraints/torch-cpu.txt constraints/torch-cuda.txt constraints/install_torch.sh
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -c $(LOCK) --upgrade pip  # the venv's own pip predates --build-constraint
-	$(PIP) $(TORCH_SPEC)
-	$(PIP) -e ".[train,review,ray,dev]"
+	bash constraints/install_torch.sh $(VENV) $(TORCH)
+	$(PIP) -c $(VENV)/torch-lock.txt -e ".[train,review,ray,dev]"
 	touch $(STAMP)
 
 lint: setup

@@ -225,7 +225,7 @@ def _infer_vision(state: Mapping[str, torch.Tensor], where: str) -> str:
     name = table.get((bottleneck, n3))
     if name is None:
         raise CheckpointError(f"{where}: unsupported vision tower (layer3 has {n3} "
-                              f"{'bottleneck' if bottleneck else 'basic'} blocks; only torchvision ResNets)")
+                              f"{'bottleneck' if bottleneck else 'basic'} blocks; only torchvision-layout ResNets)")
     return name
 
 

@@ -1,5 +1,5 @@
-"""The KeepFIT dual encoder: a torchvision ResNet image tower, an HF BERT-style text tower, two projections
-and a learnable temperature.
+"""The KeepFIT dual encoder: a ResNet image tower (torchvision's layout, :mod:`keepfit.resnet`), an HF
+BERT-style text tower, two projections and a learnable temperature.
 
 Both towers end the same way (as in the reference): L2-normalise the pooled features, a bias-free linear
 projection to ``embed_dim``, L2-normalise again. Pixels enter in [0, 1]; the normalisation (ImageNet
@@ -28,6 +28,7 @@ from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from .errors import KeepfitError
+from .resnet import ResNet, imagenet_state_dict
 from .settings import Settings
 
 PAPER_TEXT_MODEL = "emilyalsentzer/Bio_ClinicalBERT"
@@ -72,7 +73,8 @@ class ModelConfig(Settings):
     section: ClassVar[str] = "model"
 
     vision: Literal["resnet18", "resnet34", "resnet50", "resnet101", "tiny-cnn"] = "resnet50"
-    #: local .pth/.pt/.safetensors file, "imagenet" (torchvision weights, needs the download), None = random
+    #: local .pth/.pt/.safetensors file, "imagenet" (torchvision's ImageNet weights: downloaded once or read
+    #: from the torch.hub cache), None = random
     vision_weights: str | None = None
     text_model: str = PAPER_TEXT_MODEL
     #: BertConfig overrides for text_model="tiny-bert" (e.g. a BERT-base-sized random tower for benchmarks)
@@ -160,30 +162,23 @@ def build_vision_tower(name: str, weights: str | None) -> tuple[nn.Module, int]:
         if weights is not None:
             raise KeepfitError("model.vision_weights: the tiny-cnn tower has no pretrained weights")
         return TinyCNN(), VISION_TOWERS[name]
-    import torchvision
-
-    builder = getattr(torchvision.models, name)
-    tv_weights = None
+    net = ResNet(name)
+    if weights is None:
+        return net, VISION_TOWERS[name]
     if weights == "imagenet":
-        tv_weights = "DEFAULT"
-    try:
-        net = builder(weights=tv_weights)
-    except Exception as e:  # noqa: BLE001 - torchvision's download raises URLError/OSError/RuntimeError
-        raise KeepfitError(
-            f"model.vision_weights='imagenet': could not fetch torchvision {name} weights ({e}); "
-            "give a local .pth/.safetensors path instead"
-        ) from e
-    net.fc = nn.Identity()
-    if weights not in (None, "imagenet"):
+        state = imagenet_state_dict(name)
+        where = f"ImageNet {name}"
+    else:
         state = _load_weights_file(Path(weights))
-        state = {k.removeprefix("module.").removeprefix("backbone."): v for k, v in state.items()}
-        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise KeepfitError(
-                f"{weights}: does not match torchvision {name} "
-                f"(missing {missing[:5]}, unexpected {unexpected[:5]})"
-            )
+        where = weights
+    state = {k.removeprefix("module.").removeprefix("backbone."): v for k, v in state.items()}
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise KeepfitError(
+            f"{where}: does not match a torchvision-layout {name} "
+            f"(missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
     return net, VISION_TOWERS[name]
 
 

@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-import torchvision
 from torch import nn
 from transformers import BertConfig, BertModel
 from typer.testing import CliRunner
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 from keepfit import hub, weights
 from keepfit.errors import CheckpointError
 from keepfit.model import TINY_BERT, KeepFIT, ModelConfig, tiny_vocab
+from keepfit.resnet import ResNet
 
 TEXTS = ["A fundus photograph of glaucoma", "drusen at the macula", "haemorrhages in the superior retina"]
 
@@ -134,8 +134,7 @@ class _Projection(nn.Module):
 class _RefVision(nn.Module):
     def __init__(self, proj_dim: int) -> None:
         super().__init__()
-        self.model = torchvision.models.resnet18(weights=None)
-        self.model.fc = nn.Identity()
+        self.model = ResNet("resnet18")  # torchvision's layout (tests/keepfit/test_resnet.py), fc = Identity
         self.projection_head_vision = _Projection(nn.Linear(512, proj_dim, bias=False))
 
     def forward(self, pixels):  # the reference feeds raw [0, 1] pixels
@@ -240,7 +239,9 @@ def test_corrupt_file_is_a_clear_error(tmp_path):
 
 def test_unknown_layout_is_a_clear_error(tmp_path):
     other = tmp_path / "classifier.pth"
-    torch.save(torchvision.models.resnet18(weights=None).state_dict(), other)
+    classifier = ResNet("resnet18")
+    classifier.fc = nn.Linear(512, 1000)  # an ImageNet classifier's keys, nothing of a dual encoder
+    torch.save(classifier.state_dict(), other)
     with pytest.raises(CheckpointError, match="unknown layout"):
         hub.import_reference(other, text_model="tiny-bert")
     extra = tmp_path / "extra.pth"
@@ -280,8 +281,7 @@ def test_real_shaped_reference_checkpoint_reproduces_padded_text_embeddings(tmp_
                       intermediate_size=3072, max_position_embeddings=512)
     ref = nn.Module()
     ref.vision_model = nn.Module()
-    ref.vision_model.model = torchvision.models.resnet50(weights=None)
-    ref.vision_model.model.fc = nn.Identity()
+    ref.vision_model.model = ResNet("resnet50")
     ref.vision_model.projection_head_vision = _Projection(nn.Linear(2048, 512, bias=False))
     ref.text_model = nn.Module()
     ref.text_model.model = BertModel(bert)

@@ -48,8 +48,20 @@ def test_dev_lock_pins_every_dependency_and_the_build_backend():
     for extra in project["project"]["optional-dependencies"].values():
         wanted |= requirement_names(extra)
     wanted |= requirement_names(project["build-system"]["requires"]) | {"pip"}
-    missing = wanted - set(pins(REPO / "constraints" / "dev.txt"))
-    assert not missing, f"constraints/dev.txt lacks {sorted(missing)}: run constraints/refresh.sh dev"
+    dev = set(pins(REPO / "constraints" / "dev.txt"))
+    for build in ("cpu", "cuda"):  # torch is locked per build, beside the rest
+        missing = wanted - dev - set(pins(REPO / "constraints" / f"torch-{build}.txt"))
+        assert not missing, f"constraints/dev.txt + torch-{build}.txt lack {sorted(missing)}: run refresh.sh dev"
+
+
+def test_torch_builds_are_locked_apart():
+    dev, cpu = pins(REPO / "constraints" / "dev.txt"), pins(REPO / "constraints" / "torch-cpu.txt")
+    cuda = pins(REPO / "constraints" / "torch-cuda.txt")
+    assert "torch" not in dev, "a torch pin in dev.txt would clash with one of the two builds"
+    assert cpu["torch"].endswith("+cpu") and list(cpu) == ["torch"]
+    assert "+" not in cuda["torch"] and "triton" in cuda and any(n.startswith("nvidia-") for n in cuda)
+    assert not set(cuda) & set(dev)
+    assert "torchvision" not in dev | cpu | cuda  # keepfit.resnet: torch alone (torchvision is tied to one build)
 
 
 def test_label_studio_lock_pins_the_server_and_a_working_sentry():
