@@ -122,6 +122,9 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Identity()
         self.width = width
+        # torchvision builds its 1000-class head here; drawing (and dropping) it keeps the random stream, so a seed
+        # gives the tower torchvision would, and what is built after it (projections, text tower) is unchanged
+        nn.Linear(width, 1000)
         # torchvision's initialisation, so a randomly initialised tower trains as the reference's did
         for m in self.modules():
             if isinstance(m, nn.Conv2d):

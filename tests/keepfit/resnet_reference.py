@@ -61,11 +61,20 @@ def summary(feats: Tensor) -> dict[str, list]:
     return {"every16": feats[:, ::16].tolist(), "sum": feats.sum(1).tolist(), "sumsq": (feats**2).sum(1).tolist()}
 
 
+def seeded(build) -> dict[str, float]:
+    """What a seed gives: sums of the first and last conv, and the next random number after construction."""
+    torch.manual_seed(1234)
+    net = build()
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    return {"first_conv": convs[0].weight.double().sum().item(), "last_conv": convs[-1].weight.double().sum().item(),
+            "next_rand": torch.rand(1, dtype=torch.float64).item()}
+
+
 def main() -> None:
     import torchvision
 
     out: dict = {"torchvision": torchvision.__version__, "input_shape": list(INPUT_SHAPE), "digests": {},
-                 "layouts": {}, "features": {}}
+                 "layouts": {}, "features": {}, "seeded": {}}
     for depth in DEPTHS:
         net = getattr(torchvision.models, depth)(weights=None)
         net.fc = nn.Identity()
@@ -76,6 +85,7 @@ def main() -> None:
             with torch.no_grad():
                 feats = net(probe_input())
             out["features"][depth] = summary(feats)
+            out["seeded"][depth] = seeded(getattr(torchvision.models, depth))
     FIXTURE.write_text(json.dumps(out) + "\n")
     print(f"wrote {FIXTURE}")
 
