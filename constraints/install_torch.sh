@@ -37,7 +37,7 @@ installed_from() {  # the lock in use, and the other build's leftovers gone (a v
       "$PY" -m pip uninstall -q -y $stale
     fi
   fi
-  echo "install_torch.sh: torch $("$PY" -c 'import torch; print(torch.__version__)') ($1 build) in $VENV"
+  echo "install_torch.sh: torch $("$PY" -W ignore -c 'import torch; print(torch.__version__)') ($1 build) in $VENV"
 }
 
 if [ "$WANT" = cpu ]; then
