@@ -14,7 +14,9 @@ One caption may cover several candidates (a panel grid of separate images): besi
 slot, each caption offers *extra* slots at a slightly higher cost, and every candidate may instead stay
 unpaired at a fixed cost, as may every caption. One assignment over that matrix chooses the groups;
 a group is then kept only where its union box covers no running text, other caption or other figure,
-and candidates still free join a neighbouring group on the same terms.
+and candidates still free join a neighbouring group on the same terms. Last, a part nearer to another
+group's parts than to its own moves there when that lowers both groups' costs (caption relation + gaps
+between parts): the assignment priced it by its distance to a caption, not to its siblings.
 
 Pages whose graphics have no figure caption at all (a full-page plate) are solved together with their
 neighbours, so a caption that opens the next page, or sits on the facing page, competes fairly with the
@@ -396,6 +398,13 @@ def pair_book(pages: list[PageItems], cfg: PairingConfig) -> tuple[list[Match], 
                 g = {0: list(m.figures)}
                 _attach(pages[k], g, free_f[k], cfg, same_page_caption=False)
                 m.figures = sorted(g[0])
+    for k in range(n):
+        same_page = [m for m in matches if by_page[m.figure_page] == k and m.caption_page == m.figure_page]
+        if len(same_page) > 1:
+            groups = {m.caption: list(m.figures) for m in same_page}
+            _regroup(pages[k], groups)
+            for m in same_page:
+                m.figures = sorted(groups[m.caption])
     matches.extend(pair_across_pages(pages, free_f, free_c, cfg))
     for m in matches:
         if len(m.figures) > 1 and not m.rule.endswith("+group"):
@@ -446,6 +455,72 @@ def _attach(items: PageItems, groups: dict[int, list[int]], free: list[int], cfg
                     groups[c].append(k)
                     free.remove(k)
             changed = True
+
+
+def _links(items: PageItems, members: list[int]) -> float:
+    """Length of the shortest tree joining a group's parts (sum of gaps, points): how tightly they sit."""
+    if len(members) < 2:
+        return 0.0
+    boxes = [items.figures[m] for m in members]
+    joined, total = [0], 0.0
+    rest = list(range(1, len(boxes)))
+    while rest:
+        d, r = min((gap(boxes[j], boxes[r]), r) for r in rest for j in joined)
+        total += d
+        joined.append(r)
+        rest.remove(r)
+    return total
+
+
+def _group_cost(items: PageItems, caption: int, members: list[int]) -> float | None:
+    """A same-page group's cost: its union's relation to the caption plus its parts' links (None: invalid)."""
+    grown = union(items.figures[m] for m in members)
+    cap = items.captions[caption]
+    if not _clear(items, grown, members) or intersection(grown, cap.bbox) > 0.1 * area(cap.bbox):
+        return None
+    rel = relation_cost(grown, cap.bbox, items.size[1], cap.kind)
+    if rel is None:
+        return None
+    return rel[0] + _links(items, members) / items.size[1]
+
+
+def _regroup(items: PageItems, groups: dict[int, list[int]]) -> None:
+    """Move a part to the neighbouring group it sits closer to, when that makes both groups cheaper.
+
+    The assignment prices a further part by its distance to the *caption*, since it cannot know the groups
+    yet. Two figures stacked between their captions (the upper one's caption above it, the lower one's
+    below) then split wrongly: the upper figure's last panel is nearer the lower caption, so it joins the
+    lower figure although it sits right under its own siblings. A part moves when it is nearer to the other
+    group's parts than to the rest of its own, and the two groups' costs (relation to the caption + gaps
+    between parts) fall; ``groups`` (caption -> candidates) is mutated.
+    """
+    for _ in range(len(items.figures)):  # each move lowers the total; the bound only guards the loop
+        best: tuple[float, int, int, int] | None = None
+        for c, members in groups.items():
+            if len(members) < 2:
+                continue
+            for part in members:
+                rest = [m for m in members if m != part]
+                own = min(gap(items.figures[part], items.figures[m]) for m in rest)
+                before_c = _group_cost(items, c, members)
+                after_c = _group_cost(items, c, rest)
+                if before_c is None or after_c is None:
+                    continue
+                for c2, others in groups.items():
+                    if c2 == c or min(gap(items.figures[part], items.figures[m]) for m in others) >= own:
+                        continue
+                    before = _group_cost(items, c2, others)
+                    after = _group_cost(items, c2, others + [part])
+                    if before is None or after is None:
+                        continue
+                    gain = before_c + before - after_c - after
+                    if gain > 0 and (best is None or (-gain, part, c2) < (-best[0], best[1], best[3])):
+                        best = (gain, part, c, c2)
+        if best is None:
+            return
+        _, part, c, c2 = best
+        groups[c].remove(part)
+        groups[c2].append(part)
 
 
 def _closure(items: PageItems, members: list[int], free: list[int]) -> list[int] | None:

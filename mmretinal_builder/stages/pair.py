@@ -60,7 +60,7 @@ class PairStage(Stage):
     name = "pair"
     scope = "book"
     Params = PairParams
-    version = "1"
+    version = "2"  # 2: a part nearer its own siblings than another group's stays with them (pairing._regroup)
     consumes = PageRecord
     produces = FigureDraft
 

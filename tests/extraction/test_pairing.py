@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mmretinal_builder.pdf.pairing import CaptionRef, PageItems, PairingConfig, pair_book, pair_page
 
 CFG = PairingConfig()
@@ -90,3 +92,23 @@ def test_a_caption_inside_running_text_does_not_pair_across_pages():
                     prose=text + [(60, 240 + 12 * i, 535, 250 + 12 * i) for i in range(10)])
     matches, free_f, free_c = pair_book([plate, nxt], CFG)
     assert matches == [] and free_f == {0: [0], 1: []} and free_c == {0: [], 1: [0]}
+
+
+
+@pytest.mark.parametrize(("c_top", "expected"), [
+    (335.6, [(0, (0, 1, 2), "above+group"), (1, (3,), "below")]),  # 17 pt under its siblings, 23 over 3.10
+    (358.6, [(0, (0, 1), "above+group"), (1, (2, 3), "below+group")]),  # 40 pt under them, 8 over 3.10
+])
+def test_stacked_figures_between_their_captions(c_top, expected):
+    # The page of the generated pdfTeX thesis (seed 0, page 9) where 'Figura 3.9' lost its panel (c): three
+    # panels stacked under the caption above them, then 'Figura 3.10' under them with its caption below.
+    # Panel (c) is nearer the lower caption than the upper one, so the assignment gave it to 3.10 although it
+    # sits closer to its own siblings; it goes with the lower figure only where it sits closer to that.
+    a, b = (221.2, 150.4, 373.8, 219.1), (221.2, 236.1, 373.8, 318.6)
+    c = (221.2, c_top, 373.8, c_top + 83.6)
+    fig_310 = (115.3, 450.2, 479.7, 569.5)
+    items = PageItems(9, SIZE, figures=[a, b, c, fig_310],
+                      captions=[cap((85.0, 122.9, 504.6, 143.3), number="3.9"),
+                                cap((85.0, 576.5, 509.0, 607.4), number="3.10")], prose=[])
+    matches, free_f, _ = pair_page(items, CFG)
+    assert pairs(matches) == expected and free_f == []
