@@ -495,25 +495,24 @@ def _regroup(items: PageItems, groups: dict[int, list[int]]) -> None:
     between parts) fall; ``groups`` (caption -> candidates) is mutated.
     """
     for _ in range(len(items.figures)):  # each move lowers the total; the bound only guards the loop
+        now = {c: _group_cost(items, c, members) for c, members in groups.items()}
         best: tuple[float, int, int, int] | None = None
         for c, members in groups.items():
-            if len(members) < 2:
+            if len(members) < 2 or now[c] is None:
                 continue
             for part in members:
                 rest = [m for m in members if m != part]
                 own = min(gap(items.figures[part], items.figures[m]) for m in rest)
-                before_c = _group_cost(items, c, members)
-                after_c = _group_cost(items, c, rest)
-                if before_c is None or after_c is None:
+                nearer = [c2 for c2, others in groups.items() if c2 != c and now[c2] is not None
+                          and min(gap(items.figures[part], items.figures[m]) for m in others) < own]
+                after_c = _group_cost(items, c, rest) if nearer else None
+                if after_c is None:
                     continue
-                for c2, others in groups.items():
-                    if c2 == c or min(gap(items.figures[part], items.figures[m]) for m in others) >= own:
+                for c2 in nearer:
+                    after = _group_cost(items, c2, groups[c2] + [part])
+                    if after is None:
                         continue
-                    before = _group_cost(items, c2, others)
-                    after = _group_cost(items, c2, others + [part])
-                    if before is None or after is None:
-                        continue
-                    gain = before_c + before - after_c - after
+                    gain = now[c] + now[c2] - after_c - after  # type: ignore[operator]
                     if gain > 0 and (best is None or (-gain, part, c2) < (-best[0], best[1], best[3])):
                         best = (gain, part, c, c2)
         if best is None:
